@@ -1,0 +1,81 @@
+// THE table of check kinds. Adding a kind: its files in checks/, one line here (keep the table
+// sorted), one line in checks/CMakeLists.txt, tests/unit/test_checks_<kind>.cpp,
+// tests/integration/<kind>.bats and its section in the README.
+#include "check_kind.hpp"
+
+#include <checks/command.hpp>
+#include <checks/files/files_check.hpp>
+#include <checks/http.hpp>
+#include <checks/tcp.hpp>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+
+namespace checks {
+
+namespace {
+
+// clang-format off
+constexpr std::array k_builtin_check_kinds = {
+  CheckKind{"command", "run a command; expect its exit code and output",                 &create_command_check},
+  CheckKind{"files",   "compare the application tree with the release manifest",          &create_files_check},
+  CheckKind{"http",    "request a URL; expect its status, headers and body",              &create_http_check},
+  CheckKind{"tcp",     "connect to host:port within the timeout",                         &create_tcp_check},
+};
+// clang-format on
+
+} // namespace
+
+std::span<const CheckKind>
+builtin_check_kinds()
+{
+  return k_builtin_check_kinds;
+}
+
+const CheckKind*
+find_check_kind(std::string_view name)
+{
+  const auto it = std::lower_bound(
+    k_builtin_check_kinds.begin(),
+    k_builtin_check_kinds.end(),
+    name,
+    [](const CheckKind& kind, std::string_view wanted) { return kind.name < wanted; });
+  return it != k_builtin_check_kinds.end() && it->name == name ? &*it : nullptr;
+}
+
+util::Result<std::vector<hook::PlannedCheck>>
+instantiate(const config::Config& config)
+{
+  std::vector<hook::PlannedCheck> planned;
+  planned.reserve(config.checks.size());
+  for (const auto& spec : config.checks) {
+    const auto* kind = find_check_kind(spec.kind);
+    if (kind == nullptr) {
+      std::vector<std::string_view> names;
+      for (const auto& known : k_builtin_check_kinds) {
+        names.push_back(known.name);
+      }
+      return util::make_error(util::Errc::config,
+                              fmt::format("{}: check \"{}\": unknown kind \"{}\" (expected one of: {})",
+                                          spec.where,
+                                          spec.id,
+                                          spec.kind,
+                                          fmt::join(names, ", ")));
+    }
+    RG_TRY_ASSIGN(auto check, kind->create(spec));
+    hook::PlannedCheck entry;
+    entry.id = spec.id;
+    entry.kind = spec.kind;
+    entry.timeout = spec.timeout.value_or(config.gate.default_timeout);
+    entry.retry = spec.retry;
+    entry.tags = spec.tags;
+    entry.depends_on = spec.depends_on;
+    entry.check = std::shared_ptr<const hook::Check>(std::move(check));
+    planned.push_back(std::move(entry));
+  }
+  return planned;
+}
+
+} // namespace checks

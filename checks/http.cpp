@@ -1,0 +1,378 @@
+#include "http.hpp"
+
+#include <config/fields.hpp>
+
+#include <boost/regex.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <string_view>
+#include <system_error>
+
+namespace checks {
+
+namespace {
+
+constexpr std::array<std::string_view, 13> k_http_keys = {
+  "url", "method", "headers", "body", "unix_socket", "status", "body_contains", "body_matches",
+  "expect_headers", "tls_verify", "ca_file", "follow_redirects", "body_limit",
+};
+
+// Keys that mean nothing for a file:// URL; setting one is a config error, not silently ignored.
+constexpr std::array<std::string_view, 8> k_request_only_keys = {
+  "method", "headers", "body", "unix_socket", "status", "tls_verify", "ca_file", "follow_redirects",
+};
+
+constexpr std::size_t k_excerpt_length = 200;
+constexpr std::int64_t k_max_body_limit = std::int64_t{1} << 30;
+
+std::string
+to_lower(std::string_view text)
+{
+  std::string lowered(text);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) {
+    return static_cast<char>(std::tolower(c));
+  });
+  return lowered;
+}
+
+// RFC 9110 token characters: what a method or a header name may be made of.
+bool
+is_token(std::string_view text)
+{
+  constexpr std::string_view k_extra = "!#$%&'*+-.^_`|~";
+  return !text.empty() && std::all_of(text.begin(), text.end(), [&](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || k_extra.find(c) != std::string_view::npos;
+  });
+}
+
+// Return `text` with control and non-ASCII bytes escaped (and `"` too when `escape_quotes`), so a
+// finding stays one printable line whatever the server sent.
+std::string
+escaped(std::string_view text, bool escape_quotes)
+{
+  std::string out;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    switch (c) {
+    case '\n':
+      out += "\\n";
+      break;
+    case '\r':
+      out += "\\r";
+      break;
+    case '\t':
+      out += "\\t";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '"':
+      out += escape_quotes ? "\\\"" : "\"";
+      break;
+    default:
+      if (byte < 0x20 || byte >= 0x7f) {
+        out += fmt::format("\\x{:02x}", byte);
+      } else {
+        out += c;
+      }
+    }
+  }
+  return out;
+}
+
+// Return the first `k_excerpt_length` bytes of `body`, escaped.
+std::string
+excerpt(std::string_view body)
+{
+  auto out = escaped(body.substr(0, k_excerpt_length), false);
+  if (body.size() > k_excerpt_length) {
+    out += "...";
+  }
+  return out;
+}
+
+std::string
+describe_statuses(const std::vector<long>& statuses)
+{
+  return fmt::format("{}", fmt::join(statuses, " or "));
+}
+
+util::Result<boost::regex>
+compile(const std::string& pattern)
+{
+  try {
+    return boost::regex(pattern, boost::regex::perl);
+  } catch (const boost::regex_error& error) {
+    return util::make_error(util::Errc::config,
+                            fmt::format("invalid regular expression \"{}\": {}", pattern, error.what()));
+  }
+}
+
+std::string
+summary_of(const hook::Finding& finding)
+{
+  if (finding.subject == "body") {
+    // "contains \"x\"" -> "the body does not contain \"x\"", "matches /r/" -> "... match /r/"
+    const auto space = finding.expected.find(' ');
+    const auto verb = finding.expected.substr(0, space);
+    return fmt::format("the body does not {}{}",
+                       verb == "contains" ? "contain" : "match",
+                       finding.expected.substr(space));
+  }
+  return fmt::format("{} is \"{}\", expected \"{}\"", finding.subject, finding.found, finding.expected);
+}
+
+std::string
+request_line(const HttpSpec& spec)
+{
+  const auto url = util::redact_url(spec.url);
+  return spec.is_file ? url : fmt::format("{} {}", spec.method, url);
+}
+
+class HttpCheck final : public hook::Check
+{
+public:
+  explicit HttpCheck(HttpSpec spec)
+    : m_spec(std::move(spec))
+  {
+  }
+
+  hook::CheckResult
+  run(const hook::CheckContext& ctx) const override
+  {
+    if (ctx.services.http == nullptr) {
+      return hook::CheckResult::error("no HTTP client was given to the check");
+    }
+    const auto response = ctx.services.http->perform(http_request_for(m_spec, ctx.time_left(), ctx.stop));
+    if (!response) {
+      return evaluate_http_error(m_spec, response.error());
+    }
+    return evaluate_http(m_spec, *response);
+  }
+
+private:
+  HttpSpec m_spec;
+};
+
+} // namespace
+
+util::Result<HttpSpec>
+parse_http(const config::CheckSpec& check_spec)
+{
+  config::FieldReader reader(check_spec);
+  // Unknown keys first, so a typo is reported as a typo and not as whatever it left missing.
+  for (const auto key : k_http_keys) {
+    reader.has(key);
+  }
+  RG_TRY(reader.finish());
+
+  HttpSpec spec;
+  RG_TRY_ASSIGN(spec.url, reader.required_string("url"));
+  auto parts = util::parse_url(spec.url);
+  if (!parts) {
+    return reader.error_at("url", parts.error().message);
+  }
+  if (parts->scheme != "http" && parts->scheme != "https" && parts->scheme != "file") {
+    return reader.error_at("url", fmt::format("expected an http, https or file URL, found scheme \"{}\"", parts->scheme));
+  }
+  if (parts->has_userinfo) {
+    return reader.error_at("url",
+                           "credentials in the URL are not allowed (secrets never go in the config "
+                           "file); send an Authorization header instead");
+  }
+  spec.is_file = parts->scheme == "file";
+  if (spec.is_file) {
+    if (!parts->host.empty() && parts->host != "localhost") {
+      return reader.error_at("url", fmt::format("a file URL names a local file, found host \"{}\"", parts->host));
+    }
+    for (const auto key : k_request_only_keys) {
+      if (check_spec.params.contains(key)) {
+        return reader.error_at(key, "not applicable to a file:// URL");
+      }
+    }
+    spec.file_path = parts->path;
+  }
+
+  RG_TRY_ASSIGN(const auto method, reader.optional_string("method"));
+  if (method) {
+    if (!is_token(*method)) {
+      return reader.error_at("method", fmt::format("\"{}\" is not an HTTP method", *method));
+    }
+    spec.method = *method;
+  }
+  RG_TRY_ASSIGN(spec.headers, reader.string_table("headers"));
+  for (const auto& [name, value] : spec.headers) {
+    if (!is_token(name)) {
+      return reader.error_at("headers", fmt::format("\"{}\" is not a header name", name));
+    }
+    if (value.find_first_of("\r\n") != std::string::npos) {
+      return reader.error_at("headers", fmt::format("the value of \"{}\" has a line break", name));
+    }
+  }
+  RG_TRY_ASSIGN(const auto body, reader.optional_string("body"));
+  spec.body = body.value_or("");
+  RG_TRY_ASSIGN(const auto unix_socket, reader.optional_path("unix_socket"));
+  if (unix_socket) {
+    spec.unix_socket = unix_socket->string();
+  }
+
+  RG_TRY_ASSIGN(const auto statuses, reader.integer_or_array("status", 100, 599));
+  spec.statuses.assign(statuses.begin(), statuses.end());
+  if (spec.statuses.empty() && !spec.is_file) {
+    spec.statuses.push_back(200);
+  }
+
+  RG_TRY_ASSIGN(spec.body_contains, reader.string_or_array("body_contains"));
+  RG_TRY_ASSIGN(spec.body_matches, reader.string_or_array("body_matches"));
+  for (const auto& pattern : spec.body_matches) {
+    auto compiled = compile(pattern);
+    if (!compiled) {
+      return reader.error_at("body_matches", compiled.error().message);
+    }
+  }
+  RG_TRY_ASSIGN(spec.expect_headers, reader.string_table("expect_headers"));
+  for (auto& [name, value] : spec.expect_headers) {
+    if (!is_token(name)) {
+      return reader.error_at("expect_headers", fmt::format("\"{}\" is not a header name", name));
+    }
+    name = to_lower(name);
+  }
+
+  RG_TRY_ASSIGN(const auto tls_verify, reader.optional_bool("tls_verify"));
+  spec.tls_verify = tls_verify.value_or(true) ? util::TlsVerify::yes : util::TlsVerify::no;
+  RG_TRY_ASSIGN(const auto ca_file, reader.optional_path("ca_file"));
+  if (ca_file) {
+    spec.ca_file = ca_file->string();
+  }
+  RG_TRY_ASSIGN(const auto follow, reader.optional_bool("follow_redirects"));
+  spec.follow_redirects = follow.value_or(false) ? util::FollowRedirects::yes : util::FollowRedirects::no;
+  RG_TRY_ASSIGN(const auto body_limit, reader.optional_integer("body_limit", 1, k_max_body_limit));
+  if (body_limit) {
+    spec.body_limit = static_cast<std::size_t>(*body_limit);
+  }
+  return spec;
+}
+
+util::Result<std::unique_ptr<hook::Check>>
+create_http_check(const config::CheckSpec& spec)
+{
+  RG_TRY_ASSIGN(auto parsed, parse_http(spec));
+  return std::unique_ptr<hook::Check>(std::make_unique<HttpCheck>(std::move(parsed)));
+}
+
+util::HttpRequest
+http_request_for(const HttpSpec& spec, std::chrono::milliseconds timeout, std::stop_token stop)
+{
+  util::HttpRequest request;
+  request.method = spec.method;
+  request.url = spec.url;
+  request.headers = spec.headers;
+  request.body = spec.body;
+  request.unix_socket = spec.unix_socket;
+  request.timeout = timeout;
+  request.tls_verify = spec.tls_verify;
+  request.ca_file = spec.ca_file;
+  request.follow_redirects = spec.follow_redirects;
+  request.body_limit = spec.body_limit;
+  request.stop = std::move(stop);
+  return request;
+}
+
+hook::CheckResult
+evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
+{
+  std::vector<hook::Finding> findings;
+  if (!spec.is_file
+      && std::find(spec.statuses.begin(), spec.statuses.end(), response.status) == spec.statuses.end()) {
+    findings.push_back({"status", describe_statuses(spec.statuses), std::to_string(response.status)});
+  }
+  for (const auto& [name, expected] : spec.expect_headers) {
+    std::vector<std::string_view> values;
+    for (const auto& [found_name, found_value] : response.headers) {
+      if (to_lower(found_name) == name) {
+        values.push_back(found_value);
+      }
+    }
+    if (std::find(values.begin(), values.end(), expected) == values.end()) {
+      findings.push_back({"header " + name,
+                          expected,
+                          values.empty() ? std::string("(missing)") : fmt::format("{}", fmt::join(values, ", "))});
+    }
+  }
+  const auto non_body_findings = findings.size();
+  for (const auto& needle : spec.body_contains) {
+    if (response.body.find(needle) == std::string::npos) {
+      findings.push_back({"body", fmt::format("contains \"{}\"", escaped(needle, true)), excerpt(response.body)});
+    }
+  }
+  for (const auto& pattern : spec.body_matches) {
+    auto compiled = compile(pattern);
+    if (!compiled) {
+      return hook::CheckResult::error(fmt::format("{}: {}", request_line(spec), compiled.error().message));
+    }
+    bool matched = false;
+    try {
+      matched = boost::regex_search(response.body, *compiled);
+    } catch (const std::runtime_error& error) {
+      // Boost.Regex gives up on patterns too costly for the body instead of running forever.
+      return hook::CheckResult::error(
+        fmt::format("{}: body_matches \"{}\": {}", request_line(spec), pattern, error.what()));
+    }
+    if (!matched) {
+      findings.push_back({"body", fmt::format("matches /{}/", pattern), excerpt(response.body)});
+    }
+  }
+
+  const auto what = request_line(spec);
+  if (findings.empty()) {
+    if (spec.is_file) {
+      return hook::CheckResult::pass(
+        fmt::format("{}: {} bytes read in {} ms", what, response.body.size(), response.duration.count()));
+    }
+    return hook::CheckResult::pass(
+      fmt::format("{}: {} in {} ms", what, response.status, response.duration.count()));
+  }
+  std::string message = fmt::format("{}: {}", what, summary_of(findings.front()));
+  if (findings.size() > 1) {
+    message += fmt::format(" (and {} more)", findings.size() - 1);
+  }
+  if (non_body_findings == 0 && response.body_truncated) {
+    // Only the body differs, and only part of it was read: what is missing may be in the rest.
+    return hook::CheckResult::error(
+      fmt::format("{}; only the first {} bytes of a longer body were read (raise body_limit)",
+                  message,
+                  spec.body_limit),
+      std::move(findings));
+  }
+  return hook::CheckResult::fail(std::move(message), std::move(findings));
+}
+
+hook::CheckResult
+evaluate_http_error(const HttpSpec& spec, const util::Error& error)
+{
+  if (error.code == util::Errc::network) {
+    const auto marker = error.message.find(util::k_tls_verification_failed);
+    if (marker != std::string::npos) {
+      auto detail = error.message.substr(marker + util::k_tls_verification_failed.size());
+      if (detail.starts_with(": ")) {
+        detail.erase(0, 2);
+      }
+      return hook::CheckResult::fail(
+        error.message, {{"tls certificate", "one that verifies", std::move(detail)}});
+    }
+  }
+  if (error.code == util::Errc::io && spec.is_file) {
+    std::error_code ignored;
+    const auto state = std::filesystem::status(spec.file_path, ignored);
+    if (state.type() == std::filesystem::file_type::not_found) {
+      return hook::CheckResult::fail(fmt::format("{}: the file does not exist", spec.file_path.string()),
+                                     {{spec.file_path.string(), "exists", "missing"}});
+    }
+  }
+  return hook::CheckResult::from_error(error);
+}
+
+} // namespace checks

@@ -1,0 +1,324 @@
+#include "config.hpp"
+
+#include <hook/util/duration.hpp>
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace config {
+
+namespace {
+
+using util::Errc;
+using util::make_error;
+
+constexpr std::string_view k_common_keys[] = {
+  "depends_on", "id", "kind", "retry", "tags", "timeout"};
+
+util::Error
+error_at(const toml::node& node, const std::filesystem::path& origin, std::string_view message)
+{
+  return make_error(Errc::config, fmt::format("{}: {}", position_of(node, origin), message));
+}
+
+std::string_view
+type_name(const toml::node& node)
+{
+  switch (node.type()) {
+  case toml::node_type::string:
+    return "a string";
+  case toml::node_type::integer:
+    return "an integer";
+  case toml::node_type::floating_point:
+    return "a float";
+  case toml::node_type::boolean:
+    return "a boolean";
+  case toml::node_type::table:
+    return "a table";
+  case toml::node_type::array:
+    return "an array";
+  default:
+    return "a date or time";
+  }
+}
+
+bool
+valid_id(std::string_view id)
+{
+  if (id.empty() || id.size() > 128) {
+    return false;
+  }
+  for (const char c : id) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+                    || c == '-' || c == '_' || c == '.';
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+util::Result<std::chrono::milliseconds>
+read_duration(const toml::node& node,
+              const std::filesystem::path& origin,
+              std::string_view where,
+              std::string_view key)
+{
+  const auto* text = node.as_string();
+  if (text == nullptr) {
+    return error_at(node,
+                    origin,
+                    fmt::format("{}key \"{}\": expected a duration string such as \"30s\", found {}",
+                                where,
+                                key,
+                                type_name(node)));
+  }
+  auto parsed = util::parse_duration(text->get());
+  if (!parsed) {
+    return error_at(node, origin, fmt::format("{}key \"{}\": {}", where, key, parsed.error().message));
+  }
+  if (parsed->count() == 0) {
+    return error_at(node, origin, fmt::format("{}key \"{}\": must be longer than 0s", where, key));
+  }
+  return *parsed;
+}
+
+util::Result<std::vector<std::string>>
+read_string_array(const toml::node& node,
+                  const std::filesystem::path& origin,
+                  std::string_view where,
+                  std::string_view key)
+{
+  const auto* array = node.as_array();
+  if (array == nullptr) {
+    return error_at(
+      node,
+      origin,
+      fmt::format("{}key \"{}\": expected an array of strings, found {}", where, key, type_name(node)));
+  }
+  std::vector<std::string> values;
+  for (const auto& element : *array) {
+    const auto* text = element.as_string();
+    if (text == nullptr) {
+      return error_at(element,
+                      origin,
+                      fmt::format("{}key \"{}\": expected an array of strings, found {} in it",
+                                  where,
+                                  key,
+                                  type_name(element)));
+    }
+    values.push_back(text->get());
+  }
+  return values;
+}
+
+util::Result<GateSettings>
+parse_gate(const toml::table& table, const std::filesystem::path& origin)
+{
+  GateSettings gate;
+  const std::string_view where = "[gate]: ";
+  for (const auto& [key, node] : table) {
+    const std::string_view name = key.str();
+    if (name == "deadline" || name == "retry_interval" || name == "default_timeout") {
+      RG_TRY_ASSIGN(const auto duration, read_duration(node, origin, where, name));
+      if (name == "deadline") {
+        gate.deadline = duration;
+      } else if (name == "retry_interval") {
+        gate.retry_interval = duration;
+      } else {
+        gate.default_timeout = duration;
+      }
+    } else if (name == "concurrency") {
+      const auto* number = node.as_integer();
+      if (number == nullptr || number->get() < 1 || number->get() > 256) {
+        return error_at(node,
+                        origin,
+                        fmt::format("{}key \"concurrency\": expected an integer from 1 to 256", where));
+      }
+      gate.concurrency = static_cast<unsigned>(number->get());
+    } else {
+      return error_at(node,
+                      origin,
+                      fmt::format("{}unknown key \"{}\" (expected deadline, retry_interval, "
+                                  "concurrency or default_timeout)",
+                                  where,
+                                  name));
+    }
+  }
+  return gate;
+}
+
+util::Result<CheckSpec>
+parse_check(const toml::table& table,
+            std::size_t index,
+            const std::filesystem::path& origin,
+            const std::filesystem::path& base_directory,
+            const std::set<std::string, std::less<>>& earlier_ids)
+{
+  CheckSpec spec;
+  spec.where = position_of(table.source(), origin);
+  spec.base_directory = base_directory;
+  spec.origin = origin;
+  const auto table_error = [&](std::string_view message) {
+    return make_error(Errc::config, fmt::format("{}: {}", spec.where, message));
+  };
+
+  const auto* id = table.get("id");
+  if (id == nullptr) {
+    return table_error(fmt::format("check #{}: missing key \"id\" (expected a string)", index + 1));
+  }
+  if (!id->is_string() || !valid_id(id->as_string()->get())) {
+    return error_at(*id,
+                    origin,
+                    fmt::format("check #{}: key \"id\": expected a string of letters, digits, "
+                                "'-', '_' or '.' (1 to 128 characters)",
+                                index + 1));
+  }
+  spec.id = id->as_string()->get();
+  if (earlier_ids.contains(spec.id)) {
+    return error_at(*id, origin, fmt::format("check \"{}\": duplicate id", spec.id));
+  }
+  const auto* kind = table.get("kind");
+  if (kind == nullptr || !kind->is_string() || kind->as_string()->get().empty()) {
+    const toml::node& at = kind != nullptr ? *kind : static_cast<const toml::node&>(table);
+    return error_at(at,
+                    origin,
+                    fmt::format("check \"{}\": key \"kind\": expected the name of a check kind",
+                                spec.id));
+  }
+  spec.kind = kind->as_string()->get();
+  const auto where = fmt::format("check \"{}\" ({}): ", spec.id, spec.kind);
+
+  for (const auto& [key, node] : table) {
+    const std::string_view name = key.str();
+    if (name == "id" || name == "kind") {
+      continue;
+    }
+    if (name == "timeout") {
+      RG_TRY_ASSIGN(spec.timeout, read_duration(node, origin, where, name));
+    } else if (name == "retry") {
+      const auto* flag = node.as_boolean();
+      if (flag == nullptr) {
+        return error_at(
+          node,
+          origin,
+          fmt::format("{}key \"retry\": expected true or false, found {}", where, type_name(node)));
+      }
+      spec.retry = flag->get();
+    } else if (name == "tags") {
+      RG_TRY_ASSIGN(spec.tags, read_string_array(node, origin, where, name));
+    } else if (name == "depends_on") {
+      RG_TRY_ASSIGN(spec.depends_on, read_string_array(node, origin, where, name));
+      for (const auto& dependency : spec.depends_on) {
+        if (!earlier_ids.contains(dependency)) {
+          return error_at(node,
+                          origin,
+                          fmt::format("{}key \"depends_on\": \"{}\" is not the id of a check "
+                                      "defined before this one",
+                                      where,
+                                      dependency));
+        }
+      }
+    } else {
+      spec.params.insert(key, node);
+      spec.param_sources.emplace(std::string(name), node.source());
+    }
+  }
+  return spec;
+}
+
+} // namespace
+
+std::string
+position_of(const toml::source_region& source, const std::filesystem::path& origin)
+{
+  if (source.begin.line == 0) {
+    return origin.string();
+  }
+  return fmt::format("{}:{}:{}", origin.string(), source.begin.line, source.begin.column);
+}
+
+std::string
+position_of(const toml::node& node, const std::filesystem::path& origin)
+{
+  return position_of(node.source(), origin);
+}
+
+util::Result<Config>
+parse_config(std::string_view text,
+             const std::filesystem::path& origin,
+             const std::filesystem::path& base_directory)
+{
+  toml::table root;
+  try {
+    root = toml::parse(text, origin.string());
+  } catch (const toml::parse_error& error) {
+    return make_error(Errc::config,
+                      fmt::format("{}: {}", position_of(error.source(), origin), error.description()));
+  }
+
+  Config config;
+  config.path = origin;
+  for (const auto& [key, node] : root) {
+    const std::string_view name = key.str();
+    if (name == "gate") {
+      const auto* gate = node.as_table();
+      if (gate == nullptr) {
+        return error_at(node, origin, "key \"gate\": expected a table ([gate])");
+      }
+      RG_TRY_ASSIGN(config.gate, parse_gate(*gate, origin));
+    } else if (name == "check") {
+      const auto* checks = node.as_array();
+      if (checks == nullptr || !checks->is_array_of_tables()) {
+        return error_at(node, origin, "key \"check\": expected an array of tables ([[check]])");
+      }
+      std::set<std::string, std::less<>> ids;
+      for (std::size_t i = 0; i < checks->size(); ++i) {
+        RG_TRY_ASSIGN(auto spec, parse_check(*checks->get(i)->as_table(), i, origin, base_directory, ids));
+        ids.insert(spec.id);
+        config.checks.push_back(std::move(spec));
+      }
+    } else {
+      return error_at(node,
+                      origin,
+                      fmt::format("unknown key \"{}\" (expected [gate] or [[check]])", name));
+    }
+  }
+  if (config.checks.empty()) {
+    return make_error(Errc::config,
+                      fmt::format("{}: no [[check]] tables: a gate with nothing to check would admit "
+                                  "any host",
+                                  origin.string()));
+  }
+  return config;
+}
+
+util::Result<Config>
+load_config(const std::filesystem::path& path)
+{
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    const int saved = errno;
+    return make_error(Errc::config,
+                      fmt::format("{}: cannot read the configuration: {}", path.string(), std::strerror(saved)));
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) {
+    return make_error(Errc::config, fmt::format("{}: cannot read the configuration", path.string()));
+  }
+  auto base = path.parent_path();
+  if (base.empty()) {
+    base = ".";
+  }
+  std::error_code ec;
+  auto absolute_base = std::filesystem::absolute(base, ec);
+  return parse_config(text.str(), path, ec ? base : absolute_base.lexically_normal());
+}
+
+} // namespace config

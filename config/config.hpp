@@ -1,0 +1,70 @@
+// The TOML configuration, read into typed settings plus one spec per [[check]]. Reads the file and
+// nothing else: kind-specific keys stay in CheckSpec::params for the kind's own parser.
+#pragma once
+
+#include <hook/util/result.hpp>
+
+#include <toml++/toml.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace config {
+
+// --- Interface ---
+
+inline constexpr std::string_view k_default_config_path = "/etc/readygate/readygate.toml";
+
+struct GateSettings
+{
+  std::chrono::milliseconds deadline{5 * 60'000};      // the whole run, retries included
+  std::chrono::milliseconds retry_interval{5'000};     // between attempts of a retrying check
+  unsigned concurrency = 4;                            // checks running at once
+  std::chrono::milliseconds default_timeout{60'000};   // a check's timeout when it sets none
+};
+
+struct CheckSpec
+{
+  std::string id;
+  std::string kind;
+  std::optional<std::chrono::milliseconds> timeout;
+  bool retry = false;
+  std::vector<std::string> tags;
+  std::vector<std::string> depends_on;
+  toml::table params;            // every key but the common ones, for the kind's parser
+  // Where each of `params` stood in the file: copies of toml++ nodes do not keep their source.
+  std::map<std::string, toml::source_region, std::less<>> param_sources;
+  std::string where;             // "file:line:col" of the [[check]] table
+  std::filesystem::path origin;  // the config file, for positions of keys
+  std::filesystem::path base_directory; // relative paths in the spec are taken from here
+};
+
+struct Config
+{
+  std::filesystem::path path; // as given; messages name it
+  GateSettings gate;
+  std::vector<CheckSpec> checks;
+};
+
+// Parse `text` read from `origin`. `base_directory` is what relative paths in check specs are
+// resolved against (the config file's directory). Errors are Errc::config with "file:line:col".
+util::Result<Config> parse_config(std::string_view text,
+                                  const std::filesystem::path& origin,
+                                  const std::filesystem::path& base_directory);
+
+// Read and parse the file at `path`. A missing or unreadable file is an Errc::config error
+// naming it.
+util::Result<Config> load_config(const std::filesystem::path& path);
+
+// Return "file:line:col" for `node` read from `origin` ("file" alone if it has no position).
+std::string position_of(const toml::node& node, const std::filesystem::path& origin);
+
+// Return "file:line:col" for `source`.
+std::string position_of(const toml::source_region& source, const std::filesystem::path& origin);
+
+} // namespace config

@@ -1,0 +1,292 @@
+#include "fields.hpp"
+
+#include <hook/util/duration.hpp>
+
+#include <fmt/format.h>
+
+namespace config {
+
+namespace {
+
+std::string_view
+type_name(const toml::node& node)
+{
+  switch (node.type()) {
+  case toml::node_type::string:
+    return "a string";
+  case toml::node_type::integer:
+    return "an integer";
+  case toml::node_type::floating_point:
+    return "a float";
+  case toml::node_type::boolean:
+    return "a boolean";
+  case toml::node_type::table:
+    return "a table";
+  case toml::node_type::array:
+    return "an array";
+  default:
+    return "a date or time";
+  }
+}
+
+} // namespace
+
+FieldReader::FieldReader(const CheckSpec& spec)
+  : m_spec(spec)
+{
+}
+
+const toml::node*
+FieldReader::find(std::string_view key)
+{
+  m_read.emplace(key);
+  return m_spec.params.get(key);
+}
+
+bool
+FieldReader::has(std::string_view key)
+{
+  return find(key) != nullptr;
+}
+
+util::Error
+FieldReader::error_at(std::string_view key, std::string_view message) const
+{
+  return util::make_error(
+    util::Errc::config,
+    fmt::format("{}: check \"{}\" ({}): key \"{}\": {}", position_of_key(key), m_spec.id, m_spec.kind, key, message));
+}
+
+std::string
+FieldReader::position_of_key(std::string_view key) const
+{
+  const auto source = m_spec.param_sources.find(key);
+  return source != m_spec.param_sources.end() ? position_of(source->second, m_spec.origin)
+                                               : m_spec.where;
+}
+
+util::Error
+FieldReader::error(std::string_view message) const
+{
+  return util::make_error(
+    util::Errc::config,
+    fmt::format("{}: check \"{}\" ({}): {}", m_spec.where, m_spec.id, m_spec.kind, message));
+}
+
+util::Result<std::string>
+FieldReader::required_string(std::string_view key)
+{
+  const auto* node = find(key);
+  if (node == nullptr) {
+    return error(fmt::format("missing key \"{}\" (expected a string)", key));
+  }
+  RG_TRY_ASSIGN(auto value, optional_string(key));
+  return std::move(*value);
+}
+
+util::Result<std::optional<std::string>>
+FieldReader::optional_string(std::string_view key)
+{
+  const auto* node = find(key);
+  if (node == nullptr) {
+    return std::optional<std::string>();
+  }
+  const auto* text = node->as_string();
+  if (text == nullptr) {
+    return error_at(key, fmt::format("expected a string, found {}", type_name(*node)));
+  }
+  return std::optional<std::string>(text->get());
+}
+
+util::Result<std::optional<std::int64_t>>
+FieldReader::optional_integer(std::string_view key, std::int64_t min, std::int64_t max)
+{
+  const auto* node = find(key);
+  if (node == nullptr) {
+    return std::optional<std::int64_t>();
+  }
+  const auto* number = node->as_integer();
+  if (number == nullptr) {
+    return error_at(key, fmt::format("expected an integer, found {}", type_name(*node)));
+  }
+  if (number->get() < min || number->get() > max) {
+    return error_at(key,
+                    fmt::format("expected an integer from {} to {}, found {}", min, max, number->get()));
+  }
+  return std::optional<std::int64_t>(number->get());
+}
+
+util::Result<std::optional<bool>>
+FieldReader::optional_bool(std::string_view key)
+{
+  const auto* node = find(key);
+  if (node == nullptr) {
+    return std::optional<bool>();
+  }
+  const auto* flag = node->as_boolean();
+  if (flag == nullptr) {
+    return error_at(key, fmt::format("expected true or false, found {}", type_name(*node)));
+  }
+  return std::optional<bool>(flag->get());
+}
+
+util::Result<std::optional<std::chrono::milliseconds>>
+FieldReader::optional_duration(std::string_view key)
+{
+  RG_TRY_ASSIGN(const auto text, optional_string(key));
+  if (!text) {
+    return std::optional<std::chrono::milliseconds>();
+  }
+  auto parsed = util::parse_duration(*text);
+  if (!parsed) {
+    return error_at(key, parsed.error().message);
+  }
+  return std::optional<std::chrono::milliseconds>(*parsed);
+}
+
+util::Result<std::vector<std::string>>
+FieldReader::string_array(std::string_view key)
+{
+  const auto* node = find(key);
+  std::vector<std::string> values;
+  if (node == nullptr) {
+    return values;
+  }
+  const auto* array = node->as_array();
+  if (array == nullptr) {
+    return error_at(key, fmt::format("expected an array of strings, found {}", type_name(*node)));
+  }
+  for (const auto& element : *array) {
+    const auto* text = element.as_string();
+    if (text == nullptr) {
+      return error_at(
+        key, fmt::format("expected an array of strings, found {} in it", type_name(element)));
+    }
+    values.push_back(text->get());
+  }
+  return values;
+}
+
+util::Result<std::vector<std::string>>
+FieldReader::string_or_array(std::string_view key)
+{
+  const auto* node = find(key);
+  if (node != nullptr && node->is_string()) {
+    return std::vector<std::string>{node->as_string()->get()};
+  }
+  if (node != nullptr && !node->is_array()) {
+    return error_at(
+      key, fmt::format("expected a string or an array of strings, found {}", type_name(*node)));
+  }
+  return string_array(key);
+}
+
+util::Result<std::vector<std::int64_t>>
+FieldReader::integer_or_array(std::string_view key, std::int64_t min, std::int64_t max)
+{
+  const auto* node = find(key);
+  std::vector<std::int64_t> values;
+  if (node == nullptr) {
+    return values;
+  }
+  const auto accept = [&](const toml::node& element) -> util::Result<void> {
+    const auto* number = element.as_integer();
+    if (number == nullptr || number->get() < min || number->get() > max) {
+      return error_at(key,
+                      fmt::format("expected an integer from {} to {} or an array of them", min, max));
+    }
+    values.push_back(number->get());
+    return {};
+  };
+  if (const auto* array = node->as_array()) {
+    for (const auto& element : *array) {
+      RG_TRY(accept(element));
+    }
+  } else {
+    RG_TRY(accept(*node));
+  }
+  return values;
+}
+
+util::Result<std::vector<std::pair<std::string, std::string>>>
+FieldReader::string_table(std::string_view key)
+{
+  const auto* node = find(key);
+  std::vector<std::pair<std::string, std::string>> values;
+  if (node == nullptr) {
+    return values;
+  }
+  const auto* table = node->as_table();
+  if (table == nullptr) {
+    return error_at(key, fmt::format("expected a table of strings, found {}", type_name(*node)));
+  }
+  for (const auto& [name, value] : *table) {
+    const auto* text = value.as_string();
+    if (text == nullptr) {
+      return error_at(key,
+                      fmt::format("expected a table of strings, found {} for \"{}\"",
+                                  type_name(value),
+                                  name.str()));
+    }
+    values.emplace_back(std::string(name.str()), text->get());
+  }
+  return values;
+}
+
+util::Result<std::filesystem::path>
+FieldReader::required_path(std::string_view key)
+{
+  RG_TRY_ASSIGN(const auto text, required_string(key));
+  if (text.empty()) {
+    return error_at(key, "expected a path, found an empty string");
+  }
+  return (m_spec.base_directory / text).lexically_normal();
+}
+
+util::Result<std::optional<std::filesystem::path>>
+FieldReader::optional_path(std::string_view key)
+{
+  if (!has(key)) {
+    return std::optional<std::filesystem::path>();
+  }
+  RG_TRY_ASSIGN(auto path, required_path(key));
+  return std::optional<std::filesystem::path>(std::move(path));
+}
+
+util::Result<std::optional<std::string>>
+FieldReader::optional_choice(std::string_view key, const std::vector<std::string_view>& allowed)
+{
+  RG_TRY_ASSIGN(auto value, optional_string(key));
+  if (!value) {
+    return value;
+  }
+  for (const auto candidate : allowed) {
+    if (*value == candidate) {
+      return value;
+    }
+  }
+  return error_at(key,
+                  fmt::format("expected one of \"{}\", found \"{}\"", fmt::join(allowed, "\", \""), *value));
+}
+
+util::Result<void>
+FieldReader::finish() const
+{
+  for (const auto& [key, node] : m_spec.params) {
+    if (!m_read.contains(key.str())) {
+      std::vector<std::string_view> known(m_read.begin(), m_read.end());
+      return util::make_error(
+        util::Errc::config,
+        fmt::format("{}: check \"{}\" ({}): unknown key \"{}\" (expected one of: {}, or the common "
+                    "keys id, kind, timeout, retry, tags, depends_on)",
+                    position_of_key(key.str()),
+                    m_spec.id,
+                    m_spec.kind,
+                    key.str(),
+                    fmt::join(known, ", ")));
+    }
+  }
+  return {};
+}
+
+} // namespace config

@@ -1,0 +1,113 @@
+// parse CLI -> load config -> plan checks -> run -> report -> exit
+#include <hook/cli.hpp>
+#include <hook/commands.hpp>
+#include <hook/util/http.hpp>
+#include <hook/util/result.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <stop_token>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include <fcntl.h>
+#include <unistd.h>
+
+namespace {
+
+// SIGINT/SIGTERM are turned into a stop request through a pipe, because a signal handler may do
+// little more than write(2). A handler (unlike a blocked signal mask) is reset by exec, so the
+// commands readygate runs still get default signal handling.
+int g_signal_pipe[2] = {-1, -1};
+
+extern "C" void
+on_stop_signal(int signal_number)
+{
+  const auto byte = static_cast<char>(signal_number);
+  [[maybe_unused]] const auto ignored = write(g_signal_pipe[1], &byte, 1);
+}
+
+// Start a thread that requests `source` to stop on the first SIGINT/SIGTERM; a second one ends
+// the process at once.
+void
+watch_stop_signals(std::stop_source source)
+{
+  if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) {
+    return; // without the pipe the default action (terminate) still ends readygate
+  }
+  std::thread([source]() mutable {
+    char byte = 0;
+    bool stopping = false;
+    while (read(g_signal_pipe[0], &byte, 1) == 1) {
+      if (stopping) {
+        std::_Exit(128 + byte);
+      }
+      stopping = true;
+      std::cerr << "readygate: interrupted, ending the run with what has finished\n";
+      source.request_stop();
+    }
+  }).detach();
+  struct sigaction action = {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+}
+
+int
+run(int argc, char** argv)
+{
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  auto options = hook::parse_cli(args);
+  if (!options) {
+    std::cerr << "readygate: " << options.error().message << '\n';
+    return hook::k_exit_usage;
+  }
+  switch (options->command) {
+  case hook::Command::help:
+    std::cout << hook::help_text(options->help_topic);
+    return 0;
+  case hook::Command::version:
+    std::cout << "readygate " << RG_VERSION << '\n';
+    return 0;
+  case hook::Command::config_validate:
+    return hook::run_config_validate_command(*options);
+  case hook::Command::manifest_create:
+    return hook::run_manifest_create_command(*options);
+  case hook::Command::check: {
+    std::stop_source stop;
+    watch_stop_signals(stop);
+    bool abandoned = false;
+    const int code = hook::run_check_command(*options, stop.get_token(), abandoned);
+    if (abandoned) {
+      // A check thread is still stuck in a call that ignored its deadline; do not wait for it
+      // (or run static destructors under it).
+      std::cout.flush();
+      std::cerr.flush();
+      std::_Exit(code);
+    }
+    return code;
+  }
+  }
+  return hook::k_exit_usage;
+}
+
+} // namespace
+
+int
+main(int argc, char** argv)
+{
+  util::CurlHttpClient::global_init();
+  try {
+    return run(argc, argv);
+  } catch (const util::Fatal& fatal) {
+    std::cerr << "readygate: fatal: " << fatal.what() << '\n';
+  } catch (const std::exception& e) {
+    std::cerr << "readygate: fatal: " << e.what() << '\n';
+  }
+  return 70; // EX_SOFTWARE: a bug, never an admitted host
+}

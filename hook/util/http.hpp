@@ -1,0 +1,88 @@
+// HTTP (and file://) requests through libcurl, one easy handle per request, with a deadline.
+#pragma once
+
+#include <hook/util/result.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace util {
+
+// --- Interface ---
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+enum class TlsVerify { yes, no };
+enum class FollowRedirects { yes, no };
+
+struct HttpRequest
+{
+  std::string method = "GET";
+  std::string url;
+  HeaderList headers;
+  std::string body;
+  std::optional<std::string> unix_socket;    // connect to this socket instead of the URL's host
+  std::chrono::milliseconds timeout{10'000}; // the whole request, connect included
+  TlsVerify tls_verify = TlsVerify::yes;
+  std::optional<std::string> ca_file;        // PEM bundle to verify the server with
+  FollowRedirects follow_redirects = FollowRedirects::no;
+  std::size_t body_limit = 1024 * 1024;      // bytes of the response body kept
+  std::optional<std::string> aws_sigv4;      // CURLOPT_AWS_SIGV4 provider string
+  std::optional<std::string> user_password;  // "user:password" for CURLOPT_USERPWD; never logged
+  std::stop_token stop;                      // abort the transfer when requested
+};
+
+struct HttpResponse
+{
+  long status = 0;        // 0 for schemes without a status (file://)
+  HeaderList headers;     // names lowercased, in the order received (last response only)
+  std::string body;
+  bool body_truncated = false;
+  std::chrono::milliseconds duration{0};
+};
+
+class HttpClient
+{
+public:
+  virtual ~HttpClient() = default;
+
+  // Perform `request`. Any answer, whatever its status, is a value; no answer is an error:
+  // Errc::timeout when the deadline passed, Errc::network when the connection failed,
+  // Errc::io for an unreadable file:// URL, Errc::cancelled when stopped.
+  virtual Result<HttpResponse> perform(const HttpRequest& request) = 0;
+};
+
+// The detail of a perform() error (Errc::network) for a server whose certificate did not verify
+// starts with this, so a caller can tell "answered with the wrong identity" from "no answer".
+inline constexpr std::string_view k_tls_verification_failed = "tls verification failed";
+
+struct UrlParts
+{
+  std::string scheme;        // lowercase: "http", "https", "file"
+  std::string host;          // "" for file:// URLs without one
+  bool has_userinfo = false; // "user:password@" was present
+  std::string path;          // percent-decoded, "/" when empty
+};
+
+// Split `url` with libcurl's URL parser. A URL libcurl cannot parse is an Errc::config error
+// (the URL itself is never in the message: it may hold a password).
+Result<UrlParts> parse_url(std::string_view url);
+
+// Return `url` without its userinfo ("user:password@"), for messages and reports.
+std::string redact_url(std::string_view url);
+
+// The real client. Call `global_init()` once in main before any thread starts.
+class CurlHttpClient final : public HttpClient
+{
+public:
+  static void global_init();
+  Result<HttpResponse> perform(const HttpRequest& request) override;
+};
+
+} // namespace util

@@ -1,0 +1,86 @@
+# Shared by every integration suite: the binary under test, free ports, real servers on loopback.
+#
+# Load with `load helpers` from a .bats file. Servers started with start_server are stopped (with
+# their whole process group) by stop_servers, which every suite's teardown calls.
+# With RG_REQUIRE_SERVERS=1 (CI) a missing server program fails the test instead of skipping it.
+
+: "${READYGATE:?READYGATE must name the readygate binary under test}"
+RG_SOURCE_DIR=${RG_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+FIXTURES="$RG_SOURCE_DIR/tests/integration/fixtures"
+
+# Skip the test when `program` is missing, or fail it when servers are required.
+require_program() {
+  local program=$1
+  if ! command -v "$program" >/dev/null 2>&1; then
+    if [ "${RG_REQUIRE_SERVERS:-0}" = 1 ]; then
+      echo "RG_REQUIRE_SERVERS=1 and $program is not installed" >&2
+      return 1
+    fi
+    skip "$program is not installed"
+  fi
+}
+
+# Print a TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+  python3 - <<'PY'
+import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])
+s.close()
+PY
+}
+
+# Wait up to `seconds` (default 10) until 127.0.0.1:`port` accepts connections.
+wait_for_port() {
+  local port=$1 seconds=${2:-10} i
+  for ((i = 0; i < seconds * 20; i++)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.05
+  done
+  echo "nothing answered on 127.0.0.1:$port within ${seconds}s" >&2
+  return 1
+}
+
+# Start `command...` in its own process group, logging to $BATS_TEST_TMPDIR/server-N.log, and
+# remember it for stop_servers. Prints nothing; the caller waits with wait_for_port.
+start_server() {
+  local log="$BATS_TEST_TMPDIR/server-${#RG_SERVER_PIDS[@]}.log"
+  setsid "$@" >"$log" 2>&1 </dev/null &
+  RG_SERVER_PIDS+=("$!")
+}
+RG_SERVER_PIDS=()
+
+# Stop every server this test started, with its process group.
+stop_servers() {
+  local pid
+  for pid in "${RG_SERVER_PIDS[@]}"; do
+    kill -TERM -- "-$pid" 2>/dev/null || true
+  done
+  for pid in "${RG_SERVER_PIDS[@]}"; do
+    for _ in $(seq 50); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.05
+    done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  done
+  RG_SERVER_PIDS=()
+}
+
+# Start the fixture HTTP server (tests/integration/fixtures/http_server.py) serving `root` on a
+# free port; sets HTTP_PORT.
+start_http_server() {
+  local root=$1
+  require_program python3
+  HTTP_PORT=$(free_port)
+  start_server python3 "$FIXTURES/http_server.py" --port "$HTTP_PORT" --root "$root"
+  wait_for_port "$HTTP_PORT"
+}
+
+# Write a config to $BATS_TEST_TMPDIR/readygate.toml from standard input; prints its path.
+write_config() {
+  cat >"$BATS_TEST_TMPDIR/readygate.toml"
+  echo "$BATS_TEST_TMPDIR/readygate.toml"
+}

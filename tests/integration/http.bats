@@ -1,0 +1,243 @@
+#!/usr/bin/env bats
+# The http kind through the real binary against the fixture HTTP server on loopback:
+# an answer that differs is exit 1, no answer is exit 2.
+
+load helpers
+
+setup() {
+  ROOT="$BATS_TEST_TMPDIR/root"
+  mkdir -p "$ROOT"
+  printf 'release 1.2.3\n' >"$ROOT/VERSION"
+}
+
+teardown() { stop_servers; }
+
+# Write a config with one http check whose keys are standard input; prints its path.
+http_config() {
+  { printf '[[check]]\nid = "api"\nkind = "http"\n'; cat; } | write_config
+}
+
+@test "http: the expected status and body pass (exit 0)" {
+  start_http_server "$ROOT"
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$HTTP_PORT/VERSION"
+body_contains = "1.2.3"
+body_matches = 'release \d+\.\d+\.\d+'
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"PASS"*"api"* ]]
+}
+
+@test "http: another status fails (exit 1) and says what was expected and found" {
+  start_http_server "$ROOT"
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$HTTP_PORT/status/503"
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"status: expected 200, found 503"* ]]
+}
+
+@test "http: a status from the list passes" {
+  start_http_server "$ROOT"
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$HTTP_PORT/status/204"
+status = [200, 204]
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
+@test "http: a body without the release's version fails (exit 1) showing the body" {
+  start_http_server "$ROOT"
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$HTTP_PORT/version"
+body_contains = '"version": "1.2.3"'
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *'the body does not contain "\"version\": \"1.2.3\""'* ]]
+  [[ "$output" == *'1.0.0'* ]]
+}
+
+@test "http: a header that differs fails (exit 1)" {
+  start_http_server "$ROOT"
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$HTTP_PORT/version"
+expect_headers = { Content-Type = "text/html" }
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"header content-type: expected text/html, found application/json"* ]]
+}
+
+@test "http: --format json carries the finding" {
+  start_http_server "$ROOT"
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$HTTP_PORT/status/503"
+EOF
+)
+  run "$READYGATE" check --config "$config" --format json
+  echo "$output"
+  [ "$status" -eq 1 ]
+  python3 - "$output" <<'PY'
+import json, sys
+report = json.loads(sys.argv[1])
+check = report["checks"][0]
+assert check["status"] == "fail", check
+assert {"subject": "status", "expected": "200", "found": "503"} in check["findings"], check
+PY
+}
+
+@test "http: a server that is down is an error (exit 2)" {
+  port=$(free_port)
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$port/health"
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"http://127.0.0.1:$port/health: "*"(connection refused)"* ]]
+}
+
+@test "http: an answer slower than the check's timeout is an error (exit 2), on time" {
+  start_http_server "$ROOT"
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$HTTP_PORT/slow/10000"
+timeout = "500ms"
+EOF
+)
+  started=$(date +%s%N)
+  run "$READYGATE" check --config "$config"
+  elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+  echo "$output"
+  echo "took ${elapsed_ms} ms"
+  [ "$status" -eq 2 ]
+  [ "$elapsed_ms" -lt 3000 ]
+}
+
+@test "http: redirects are followed only with follow_redirects" {
+  start_http_server "$ROOT"
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$HTTP_PORT/redirect"
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"found 302"* ]]
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$HTTP_PORT/redirect"
+follow_redirects = true
+body_contains = "1.0.0"
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
+@test "http: talks to a server on a unix socket" {
+  require_program python3
+  socket="$BATS_TEST_TMPDIR/api.sock"
+  start_server python3 "$FIXTURES/http_server.py" --unix-socket "$socket" --root "$ROOT" \
+    --version-string 2.0.0 --ready-file "$BATS_TEST_TMPDIR/ready"
+  for _ in $(seq 200); do [ -e "$BATS_TEST_TMPDIR/ready" ] && break; sleep 0.05; done
+  [ -e "$BATS_TEST_TMPDIR/ready" ]
+  config=$(http_config <<EOF
+url = "http://localhost/version"
+unix_socket = "$socket"
+body_contains = "2.0.0"
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
+@test "http: file:// passes on an existing file's content, fails on a missing file" {
+  config=$(http_config <<EOF
+url = "file://$ROOT/VERSION"
+body_contains = "1.2.3"
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  config=$(http_config <<EOF
+url = "file://$ROOT/MISSING"
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"$ROOT/MISSING: expected exists, found missing"* ]]
+}
+
+@test "http: a certificate that does not verify fails (exit 1); tls_verify = false or ca_file accept it" {
+  require_program openssl
+  require_program python3
+  openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1 \
+    -addext subjectAltName=IP:127.0.0.1 \
+    -keyout "$BATS_TEST_TMPDIR/key.pem" -out "$BATS_TEST_TMPDIR/cert.pem" 2>/dev/null
+  port=$(free_port)
+  start_server python3 "$FIXTURES/http_server.py" --port "$port" --root "$ROOT" \
+    --tls-cert "$BATS_TEST_TMPDIR/cert.pem" --tls-key "$BATS_TEST_TMPDIR/key.pem"
+  wait_for_port "$port"
+  config=$(http_config <<EOF
+url = "https://127.0.0.1:$port/version"
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"tls verification failed"* ]]
+  config=$(http_config <<EOF
+url = "https://127.0.0.1:$port/version"
+tls_verify = false
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  config=$(http_config <<EOF
+url = "https://127.0.0.1:$port/version"
+ca_file = "$BATS_TEST_TMPDIR/cert.pem"
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
+@test "http: a bad key is a configuration error (exit 78) naming it" {
+  config=$(http_config <<'EOF'
+url = "http://127.0.0.1:1/"
+body_matches = "v(1"
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 78 ]
+  [[ "$output" == *'key "body_matches": invalid regular expression "v(1"'* ]]
+  config=$(http_config <<'EOF'
+url = "http://deploy:s3cret@127.0.0.1:1/"
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 78 ]
+  [[ "$output" != *"s3cret"* ]]
+}

@@ -1,0 +1,370 @@
+// The http kind: parsing its keys, judging answers (pure), and the probe through a fake client.
+#include "testutil.hpp"
+
+#include <checks/http.hpp>
+
+#include <fmt/format.h>
+
+#include <mutex>
+
+using namespace std::chrono_literals;
+using hook::Status;
+
+namespace {
+
+std::string
+config_with(std::string_view keys)
+{
+  return fmt::format("[[check]]\nid = \"api\"\nkind = \"http\"\n{}\n", keys);
+}
+
+util::Result<checks::HttpSpec>
+parse(std::string_view keys)
+{
+  return checks::parse_http(testutil::spec_from(config_with(keys), "/etc/readygate"));
+}
+
+checks::HttpSpec
+parsed(std::string_view keys)
+{
+  auto spec = parse(keys);
+  INFO(testutil::error_message(spec));
+  REQUIRE(spec);
+  return std::move(*spec);
+}
+
+// Require `keys` to be a config error about `key` whose message contains `detail`.
+void
+require_config_error(std::string_view keys, std::string_view key, std::string_view detail)
+{
+  const auto spec = parse(keys);
+  REQUIRE_FALSE(spec);
+  CHECK(spec.error().code == util::Errc::config);
+  CHECK_THAT(spec.error().message,
+             Catch::StartsWith("test.toml:") && Catch::Contains(fmt::format("check \"api\" (http): key \"{}\": ", key))
+               && Catch::Contains(std::string(detail)));
+}
+
+util::HttpResponse
+answer(long status, std::string body, util::HeaderList headers = {})
+{
+  util::HttpResponse response;
+  response.status = status;
+  response.body = std::move(body);
+  response.headers = std::move(headers);
+  response.duration = 12ms;
+  return response;
+}
+
+// Records the request and returns a canned outcome.
+class FakeHttpClient final : public util::HttpClient
+{
+public:
+  explicit FakeHttpClient(util::Result<util::HttpResponse> outcome)
+    : m_outcome(std::move(outcome))
+  {
+  }
+  util::Result<util::HttpResponse>
+  perform(const util::HttpRequest& request) override
+  {
+    const std::lock_guard lock(m_mutex);
+    m_requests.push_back(request);
+    return m_outcome;
+  }
+  std::vector<util::HttpRequest> requests() const
+  {
+    const std::lock_guard lock(m_mutex);
+    return m_requests;
+  }
+
+private:
+  util::Result<util::HttpResponse> m_outcome;
+  mutable std::mutex m_mutex;
+  std::vector<util::HttpRequest> m_requests;
+};
+
+hook::CheckContext
+context_with(util::HttpClient* client, std::chrono::milliseconds left = 5s)
+{
+  hook::CheckContext ctx;
+  ctx.deadline = util::Clock::now() + left;
+  ctx.services.http = client;
+  return ctx;
+}
+
+} // namespace
+
+TEST_CASE("checks::parse_http: defaults from a bare url", "[http]")
+{
+  const auto spec = parsed(R"(url = "http://127.0.0.1:8080/health")");
+  CHECK(spec.url == "http://127.0.0.1:8080/health");
+  CHECK_FALSE(spec.is_file);
+  CHECK(spec.method == "GET");
+  CHECK(spec.statuses == std::vector<long>{200});
+  CHECK(spec.tls_verify == util::TlsVerify::yes);
+  CHECK(spec.follow_redirects == util::FollowRedirects::no);
+  CHECK(spec.body_limit == 1024 * 1024);
+  CHECK_FALSE(spec.unix_socket);
+  CHECK(spec.body_contains.empty());
+}
+
+TEST_CASE("checks::parse_http: every key", "[http]")
+{
+  const auto spec = parsed(R"(
+url = "https://api.example.com/v1/version"
+method = "POST"
+headers = { Host = "api.example.com", X-Probe = "readygate" }
+body = '{"ping": true}'
+unix_socket = "run/api.sock"
+status = [200, 204]
+body_contains = ["v1.2.3", "ok"]
+body_matches = '"build": "[0-9a-f]{7}"'
+expect_headers = { Content-Type = "application/json" }
+tls_verify = false
+ca_file = "/etc/ssl/internal.pem"
+follow_redirects = true
+body_limit = 4096
+)");
+  CHECK(spec.method == "POST");
+  CHECK(spec.headers == util::HeaderList{{"Host", "api.example.com"}, {"X-Probe", "readygate"}});
+  CHECK(spec.body == R"({"ping": true})");
+  CHECK(spec.unix_socket == "/etc/readygate/run/api.sock");
+  CHECK(spec.statuses == std::vector<long>{200, 204});
+  CHECK(spec.body_contains == std::vector<std::string>{"v1.2.3", "ok"});
+  CHECK(spec.body_matches == std::vector<std::string>{R"("build": "[0-9a-f]{7}")"});
+  CHECK(spec.expect_headers == util::HeaderList{{"content-type", "application/json"}});
+  CHECK(spec.tls_verify == util::TlsVerify::no);
+  CHECK(spec.ca_file == "/etc/ssl/internal.pem");
+  CHECK(spec.follow_redirects == util::FollowRedirects::yes);
+  CHECK(spec.body_limit == 4096);
+}
+
+TEST_CASE("checks::parse_http: file URLs have no status and take no request keys", "[http]")
+{
+  const auto spec = parsed(R"(
+url = "file:///srv/app/VERSION"
+body_contains = "1.2.3")");
+  CHECK(spec.is_file);
+  CHECK(spec.file_path == "/srv/app/VERSION");
+  CHECK(spec.statuses.empty());
+
+  require_config_error("url = \"file:///srv/app/VERSION\"\nstatus = 200", "status", "not applicable to a file:// URL");
+  require_config_error("url = \"file:///srv/app/VERSION\"\nmethod = \"POST\"", "method", "not applicable");
+  require_config_error("url = \"file://otherhost/srv/VERSION\"", "url", "malformed URL");
+}
+
+TEST_CASE("checks::parse_http: bad values are config errors naming their key", "[http]")
+{
+  require_config_error(R"(url = "ftp://127.0.0.1/x")", "url", "expected an http, https or file URL");
+  require_config_error(R"(url = "http://user:secret@127.0.0.1/x")", "url", "credentials in the URL are not allowed");
+  require_config_error(R"(url = "http://exa mple.com/")", "url", "malformed URL");
+  require_config_error(R"(url = 8080)", "url", "expected a string");
+  require_config_error("url = \"http://h/\"\nstatus = 600", "status", "expected an integer from 100 to 599");
+  require_config_error("url = \"http://h/\"\nstatus = \"200\"", "status", "expected an integer");
+  require_config_error("url = \"http://h/\"\nstatus = [200, \"x\"]", "status", "expected an integer");
+  require_config_error("url = \"http://h/\"\nbody_matches = [\"ok\", \"v(1\"]", "body_matches",
+                       "invalid regular expression \"v(1\"");
+  require_config_error("url = \"http://h/\"\nmethod = \"GET /\"", "method", "is not an HTTP method");
+  require_config_error("url = \"http://h/\"\nheaders = { \"Bad Name\" = \"x\" }", "headers", "is not a header name");
+  require_config_error("url = \"http://h/\"\nheaders = { X = \"a\\r\\nInjected: 1\" }", "headers", "line break");
+  require_config_error("url = \"http://h/\"\nheaders = { X = 1 }", "headers", "expected a table of strings");
+  require_config_error("url = \"http://h/\"\nbody_limit = 0", "body_limit", "expected an integer from 1");
+  require_config_error("url = \"http://h/\"\ntls_verify = \"no\"", "tls_verify", "expected true or false");
+
+  const auto missing = parse(R"(method = "GET")");
+  REQUIRE_FALSE(missing);
+  CHECK_THAT(missing.error().message, Catch::Contains("missing key \"url\""));
+}
+
+TEST_CASE("checks::parse_http: an unknown key is rejected first, with the known keys", "[http]")
+{
+  const auto spec = parse("sttaus = 200"); // no url either: the typo is what gets reported
+  REQUIRE_FALSE(spec);
+  CHECK(spec.error().code == util::Errc::config);
+  CHECK_THAT(spec.error().message, Catch::Contains("unknown key \"sttaus\"") && Catch::Contains("status"));
+}
+
+TEST_CASE("checks::evaluate_http: the expected answer passes", "[http]")
+{
+  const auto spec = parsed(R"(
+url = "http://127.0.0.1/version"
+status = [200, 204]
+body_contains = "1.2.3"
+body_matches = '"version": "\d+\.\d+\.\d+"'
+expect_headers = { Content-Type = "application/json" })");
+  const auto result = checks::evaluate_http(
+    spec, answer(204, R"({"version": "1.2.3"})", {{"content-type", "text/html"}, {"content-type", "application/json"}}));
+  INFO(result.message);
+  CHECK(result.status == Status::pass);
+  CHECK(result.findings.empty());
+  CHECK(result.message == "GET http://127.0.0.1/version: 204 in 12 ms");
+}
+
+TEST_CASE("checks::evaluate_http: another status is a fail with expected and found", "[http]")
+{
+  const auto spec = parsed(R"(url = "http://127.0.0.1/health")");
+  const auto result = checks::evaluate_http(spec, answer(503, "down"));
+  CHECK(result.status == Status::fail);
+  REQUIRE(result.findings.size() == 1);
+  CHECK(result.findings[0].subject == "status");
+  CHECK(result.findings[0].expected == "200");
+  CHECK(result.findings[0].found == "503");
+  CHECK(result.message == "GET http://127.0.0.1/health: status is \"503\", expected \"200\"");
+
+  const auto several = checks::evaluate_http(parsed("url = \"http://h/\"\nstatus = [200, 204]"), answer(500, ""));
+  REQUIRE(several.findings.size() == 1);
+  CHECK(several.findings[0].expected == "200 or 204");
+}
+
+TEST_CASE("checks::evaluate_http: a body without the expected text is a fail showing an escaped excerpt",
+          "[http]")
+{
+  const auto spec = parsed(R"(
+url = "http://h/version"
+body_contains = ["v1.2.3", "ok"]
+body_matches = "^build [0-9]+$")");
+  const std::string body = "v1.2.2\tok\n\x01" + std::string(300, 'y');
+  const auto result = checks::evaluate_http(spec, answer(200, body));
+  CHECK(result.status == Status::fail);
+  REQUIRE(result.findings.size() == 2);
+  CHECK(result.findings[0].subject == "body");
+  CHECK(result.findings[0].expected == "contains \"v1.2.3\"");
+  CHECK(result.findings[0].found == "v1.2.2\\tok\\n\\x01" + std::string(200 - 11, 'y') + "...");
+  CHECK(result.findings[1].expected == "matches /^build [0-9]+$/");
+  CHECK(result.message == "GET http://h/version: the body does not contain \"v1.2.3\" (and 1 more)");
+
+  // The expected text is shown escaped, as it would be written in a TOML basic string.
+  const auto quoted = checks::evaluate_http(parsed(R"(
+url = "http://h/version"
+body_contains = '"version": "1.2.3"')"),
+                                            answer(200, R"({"version": "1.0.0"})"));
+  REQUIRE(quoted.findings.size() == 1);
+  CHECK(quoted.findings[0].expected == R"(contains "\"version\": \"1.2.3\"")");
+  CHECK(quoted.findings[0].found == R"({"version": "1.0.0"})");
+}
+
+TEST_CASE("checks::evaluate_http: expected headers are matched by name case-insensitively, value exactly",
+          "[http]")
+{
+  const auto spec = parsed(R"(
+url = "http://h/"
+expect_headers = { "Content-Type" = "application/json", "X-Release" = "1.2.3" })");
+  const auto result = checks::evaluate_http(spec, answer(200, "{}", {{"content-type", "text/html; charset=utf-8"}}));
+  CHECK(result.status == Status::fail);
+  REQUIRE(result.findings.size() == 2);
+  CHECK(result.findings[0].subject == "header content-type");
+  CHECK(result.findings[0].expected == "application/json");
+  CHECK(result.findings[0].found == "text/html; charset=utf-8");
+  CHECK(result.findings[1].subject == "header x-release");
+  CHECK(result.findings[1].found == "(missing)");
+
+  // Responses from other clients may keep the server's spelling.
+  const auto mixed = checks::evaluate_http(
+    spec, answer(200, "{}", {{"Content-Type", "application/json"}, {"X-RELEASE", "1.2.3"}}));
+  CHECK(mixed.status == Status::pass);
+}
+
+TEST_CASE("checks::evaluate_http: a truncated body lacking the text is an error, not a fail", "[http]")
+{
+  const auto spec = parsed("url = \"http://h/\"\nbody_contains = \"needle\"\nbody_limit = 10");
+  auto truncated = answer(200, "haystackha");
+  truncated.body_truncated = true;
+  const auto result = checks::evaluate_http(spec, truncated);
+  CHECK(result.status == Status::error);
+  CHECK_THAT(result.message, Catch::Contains("only the first 10 bytes") && Catch::Contains("body_limit"));
+  CHECK(result.findings.size() == 1);
+
+  // The status was observed wrong whatever the rest of the body says.
+  truncated.status = 500;
+  CHECK(checks::evaluate_http(spec, truncated).status == Status::fail);
+
+  // Found in the kept part: truncation does not matter.
+  truncated.status = 200;
+  truncated.body = "a needle..";
+  CHECK(checks::evaluate_http(spec, truncated).status == Status::pass);
+}
+
+TEST_CASE("checks::evaluate_http: a file URL passes on its content alone", "[http]")
+{
+  const auto spec = parsed("url = \"file:///srv/app/VERSION\"\nbody_contains = \"1.2.3\"");
+  const auto result = checks::evaluate_http(spec, answer(0, "1.2.3\n"));
+  CHECK(result.status == Status::pass);
+  CHECK(result.message == "file:///srv/app/VERSION: 6 bytes read in 12 ms");
+  CHECK(checks::evaluate_http(spec, answer(0, "1.2.4\n")).status == Status::fail);
+}
+
+TEST_CASE("checks::evaluate_http_error: no answer is an error; a bad certificate or a missing file a fail",
+          "[http]")
+{
+  const auto spec = parsed(R"(url = "https://127.0.0.1/")");
+  const auto refused = checks::evaluate_http_error(
+    spec, util::make_error(util::Errc::network, "https://127.0.0.1/: failed to connect: connection refused"));
+  CHECK(refused.status == Status::error);
+  CHECK(refused.message == "https://127.0.0.1/: failed to connect: connection refused");
+  CHECK(checks::evaluate_http_error(spec, util::make_error(util::Errc::timeout, "t")).status == Status::error);
+
+  const auto tls = checks::evaluate_http_error(
+    spec,
+    util::make_error(util::Errc::network,
+                     fmt::format("https://127.0.0.1/: {}: SSL certificate problem: self-signed certificate",
+                                 util::k_tls_verification_failed)));
+  CHECK(tls.status == Status::fail);
+  REQUIRE(tls.findings.size() == 1);
+  CHECK(tls.findings[0].subject == "tls certificate");
+  CHECK(tls.findings[0].found == "SSL certificate problem: self-signed certificate");
+
+  testutil::TempDir dir;
+  const auto missing_spec = parsed(fmt::format("url = \"file://{}/VERSION\"", dir.path().string()));
+  const auto missing = checks::evaluate_http_error(missing_spec, util::make_error(util::Errc::io, "x"));
+  CHECK(missing.status == Status::fail);
+  REQUIRE(missing.findings.size() == 1);
+  CHECK(missing.findings[0].subject == (dir.path() / "VERSION").string());
+  CHECK(missing.findings[0].found == "missing");
+
+  // The file is there but could not be read: that is not an observation of the release.
+  testutil::write_file(dir.path() / "VERSION", "1");
+  CHECK(checks::evaluate_http_error(missing_spec, util::make_error(util::Errc::io, "x")).status == Status::error);
+}
+
+TEST_CASE("checks::create_http_check: run sends the spec's request within the time left", "[http]")
+{
+  const auto spec = testutil::spec_from(config_with(R"(
+url = "http://localhost/v1/info"
+method = "POST"
+headers = { Accept = "application/json" }
+body = "{}"
+unix_socket = "/run/app.sock"
+follow_redirects = true
+body_limit = 100
+body_contains = "ok")"));
+  const auto check = checks::create_http_check(spec);
+  REQUIRE(check);
+  FakeHttpClient client(answer(200, "ok"));
+  const auto result = (*check)->run(context_with(&client, 3s));
+  CHECK(result.status == Status::pass);
+  const auto requests = client.requests();
+  REQUIRE(requests.size() == 1);
+  const auto& sent = requests.front();
+  CHECK(sent.method == "POST");
+  CHECK(sent.url == "http://localhost/v1/info");
+  CHECK(sent.headers == util::HeaderList{{"Accept", "application/json"}});
+  CHECK(sent.body == "{}");
+  CHECK(sent.unix_socket == "/run/app.sock");
+  CHECK(sent.follow_redirects == util::FollowRedirects::yes);
+  CHECK(sent.body_limit == 100);
+  CHECK(sent.timeout <= 3s);
+  CHECK(sent.timeout > 2s);
+}
+
+TEST_CASE("checks::create_http_check: run turns a client error into an error result", "[http]")
+{
+  const auto check = checks::create_http_check(testutil::spec_from(config_with(R"(url = "http://127.0.0.1:1/")")));
+  REQUIRE(check);
+  FakeHttpClient client(util::make_error(util::Errc::timeout, "http://127.0.0.1:1/: operation timed out"));
+  const auto result = (*check)->run(context_with(&client));
+  CHECK(result.status == Status::error);
+  CHECK(result.message == "http://127.0.0.1:1/: operation timed out");
+
+  const auto without_client = (*check)->run(context_with(nullptr));
+  CHECK(without_client.status == Status::error);
+}

@@ -1,0 +1,121 @@
+// The tcp kind: parsing `address`, judging the connect, and running against real loopback sockets.
+#include "testutil.hpp"
+
+#include <checks/tcp.hpp>
+
+#include <fmt/format.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+using namespace std::chrono_literals;
+using hook::Status;
+
+namespace {
+
+util::Result<checks::TcpSpec>
+parse(std::string_view keys)
+{
+  return checks::parse_tcp(testutil::spec_from(fmt::format("[[check]]\nid = \"db\"\nkind = \"tcp\"\n{}\n", keys)));
+}
+
+// A listening socket on 127.0.0.1; closed at scope exit.
+class Listener
+{
+public:
+  Listener()
+    : m_fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0))
+  {
+    REQUIRE(m_fd >= 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(m_fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+    REQUIRE(listen(m_fd, 16) == 0);
+    socklen_t length = sizeof address;
+    REQUIRE(getsockname(m_fd, reinterpret_cast<sockaddr*>(&address), &length) == 0);
+    m_port = ntohs(address.sin_port);
+  }
+  ~Listener() { close(m_fd); }
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  std::uint16_t port() const { return m_port; }
+
+private:
+  int m_fd;
+  std::uint16_t m_port = 0;
+};
+
+hook::CheckContext
+context(std::chrono::milliseconds left = 2s)
+{
+  hook::CheckContext ctx;
+  ctx.deadline = util::Clock::now() + left;
+  return ctx;
+}
+
+} // namespace
+
+TEST_CASE("checks::parse_tcp: host:port and [v6]:port", "[tcp]")
+{
+  const auto v4 = parse(R"(address = "127.0.0.1:5432")");
+  REQUIRE(v4);
+  CHECK(v4->address.host == "127.0.0.1");
+  CHECK(v4->address.port == 5432);
+  const auto v6 = parse(R"(address = "[::1]:80")");
+  REQUIRE(v6);
+  CHECK(v6->address.host == "::1");
+}
+
+TEST_CASE("checks::parse_tcp: a bad address is a config error naming the key", "[tcp]")
+{
+  for (const auto* bad : {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "::1:80", ":80"}) {
+    INFO(bad);
+    const auto spec = parse(fmt::format("address = \"{}\"", bad));
+    REQUIRE_FALSE(spec);
+    CHECK(spec.error().code == util::Errc::config);
+    CHECK_THAT(spec.error().message,
+               Catch::StartsWith("test.toml:") && Catch::Contains("check \"db\" (tcp): key \"address\": "));
+  }
+  const auto missing = parse("");
+  REQUIRE_FALSE(missing);
+  CHECK_THAT(missing.error().message, Catch::Contains("missing key \"address\""));
+  const auto unknown = parse("adress = \"127.0.0.1:80\"");
+  REQUIRE_FALSE(unknown);
+  CHECK_THAT(unknown.error().message, Catch::Contains("unknown key \"adress\""));
+}
+
+TEST_CASE("checks::evaluate_tcp: connected passes; anything else is an error", "[tcp]")
+{
+  const checks::TcpSpec spec{{"::1", 443}};
+  const auto passed = checks::evaluate_tcp(spec, std::chrono::milliseconds(3));
+  CHECK(passed.status == Status::pass);
+  CHECK(passed.message == "[::1]:443: connected in 3 ms");
+  const auto refused =
+    checks::evaluate_tcp(spec, util::Result<std::chrono::milliseconds>(
+                                 util::make_error(util::Errc::network, "[::1]:443: connection refused")));
+  CHECK(refused.status == Status::error);
+  CHECK(refused.message == "[::1]:443: connection refused");
+}
+
+TEST_CASE("checks::create_tcp_check: run passes on a listening port, errors on a closed one", "[tcp]")
+{
+  std::uint16_t closed = 0;
+  {
+    const Listener listener;
+    const auto check = checks::create_tcp_check(
+      testutil::spec_from(fmt::format("[[check]]\nid = \"db\"\nkind = \"tcp\"\naddress = \"127.0.0.1:{}\"\n", listener.port())));
+    REQUIRE(check);
+    const auto result = (*check)->run(context());
+    INFO(result.message);
+    CHECK(result.status == Status::pass);
+    closed = listener.port();
+  }
+  const auto check = checks::create_tcp_check(
+    testutil::spec_from(fmt::format("[[check]]\nid = \"db\"\nkind = \"tcp\"\naddress = \"127.0.0.1:{}\"\n", closed)));
+  REQUIRE(check);
+  const auto result = (*check)->run(context());
+  CHECK(result.status == Status::error);
+  CHECK(result.message == fmt::format("127.0.0.1:{}: connection refused", closed));
+}

@@ -1,0 +1,296 @@
+#include "testutil.hpp"
+
+#include <hook/runner.hpp>
+
+#include <atomic>
+#include <functional>
+#include <stdexcept>
+#include <thread>
+
+using namespace std::chrono_literals;
+using hook::CheckResult;
+using hook::Status;
+
+namespace {
+
+// A check whose behaviour is a function of its attempt number.
+class ScriptedCheck final : public hook::Check
+{
+public:
+  explicit ScriptedCheck(std::function<CheckResult(unsigned, const hook::CheckContext&)> script)
+    : m_script(std::move(script))
+  {
+  }
+
+  CheckResult
+  run(const hook::CheckContext& ctx) const override
+  {
+    return m_script(++m_attempts, ctx);
+  }
+
+  unsigned attempts() const { return m_attempts; }
+
+private:
+  std::function<CheckResult(unsigned, const hook::CheckContext&)> m_script;
+  mutable std::atomic<unsigned> m_attempts{0};
+};
+
+hook::PlannedCheck
+planned(std::string id, std::shared_ptr<const hook::Check> check, std::chrono::milliseconds timeout = 5s)
+{
+  hook::PlannedCheck entry;
+  entry.id = std::move(id);
+  entry.kind = "scripted";
+  entry.timeout = timeout;
+  entry.check = std::move(check);
+  return entry;
+}
+
+std::shared_ptr<ScriptedCheck>
+returning(Status status, std::chrono::milliseconds delay = 0ms)
+{
+  return std::make_shared<ScriptedCheck>([status, delay](unsigned, const hook::CheckContext&) {
+    std::this_thread::sleep_for(delay);
+    return CheckResult{status, std::string(hook::status_name(status)), {}, 0};
+  });
+}
+
+hook::RunOptions
+options(std::chrono::milliseconds deadline = 10s, unsigned concurrency = 4)
+{
+  hook::RunOptions run;
+  run.deadline = deadline;
+  run.retry_interval = 50ms;
+  run.concurrency = concurrency;
+  return run;
+}
+
+} // namespace
+
+TEST_CASE("hook::run_checks: results in config order, verdict and exit code", "[runner]")
+{
+  const std::vector checks = {planned("slow-pass", returning(Status::pass, 200ms)),
+                              planned("fast-fail", returning(Status::fail)),
+                              planned("pass", returning(Status::pass))};
+  const auto summary = hook::run_checks(checks, {}, options());
+  REQUIRE(summary.results.size() == 3);
+  CHECK(summary.results[0].id == "slow-pass");
+  CHECK(summary.results[0].result.status == Status::pass);
+  CHECK(summary.results[0].duration >= 200ms);
+  CHECK(summary.results[1].id == "fast-fail");
+  CHECK(summary.results[1].result.status == Status::fail);
+  CHECK(summary.results[2].attempts == 1);
+  CHECK(summary.verdict == Status::fail);
+  CHECK(hook::exit_code_for(summary.verdict) == 1);
+  CHECK_FALSE(summary.deadline_reached);
+}
+
+TEST_CASE("hook::verdict_of: error outranks fail outranks pass; skip counts as pass", "[runner]")
+{
+  const auto with = [](std::vector<Status> statuses) {
+    std::vector<hook::ReportedResult> results;
+    for (const auto status : statuses) {
+      results.push_back({"x", "k", CheckResult{status, "", {}, 0}, 0ms, 1});
+    }
+    return hook::verdict_of(results);
+  };
+  CHECK(with({Status::pass, Status::skip}) == Status::pass);
+  CHECK(with({Status::skip}) == Status::pass);
+  CHECK(with({Status::pass, Status::fail}) == Status::fail);
+  CHECK(with({Status::error, Status::fail, Status::pass}) == Status::error);
+  CHECK(with({Status::fail, Status::error}) == Status::error);
+  CHECK(hook::exit_code_for(Status::pass) == 0);
+  CHECK(hook::exit_code_for(Status::error) == 2);
+}
+
+TEST_CASE("hook::run_checks: an escaping exception becomes an error", "[runner]")
+{
+  const auto throwing = std::make_shared<ScriptedCheck>([](unsigned, const hook::CheckContext&) -> CheckResult {
+    throw std::runtime_error("boom");
+  });
+  const auto summary = hook::run_checks({planned("t", throwing)}, {}, options());
+  CHECK(summary.results[0].result.status == Status::error);
+  CHECK(summary.results[0].result.message == "unexpected exception: boom");
+  CHECK(summary.verdict == Status::error);
+}
+
+TEST_CASE("hook::run_checks: concurrency is bounded and used", "[runner]")
+{
+  std::atomic<int> running{0};
+  std::atomic<int> peak{0};
+  const auto counting = std::make_shared<ScriptedCheck>([&](unsigned, const hook::CheckContext&) {
+    const int now = ++running;
+    int seen = peak.load();
+    while (now > seen && !peak.compare_exchange_weak(seen, now)) {
+    }
+    std::this_thread::sleep_for(100ms);
+    --running;
+    return CheckResult::pass("ok");
+  });
+  std::vector<hook::PlannedCheck> checks;
+  for (int i = 0; i < 6; ++i) {
+    checks.push_back(planned("c" + std::to_string(i), counting));
+  }
+  const auto started = util::Clock::now();
+  const auto summary = hook::run_checks(checks, {}, options(10s, 2));
+  const auto took = util::Clock::now() - started;
+  CHECK(summary.verdict == Status::pass);
+  CHECK(peak.load() == 2);
+  CHECK(took >= 300ms); // 6 checks of 100 ms, 2 at a time
+  CHECK(took < 2s);
+}
+
+TEST_CASE("hook::run_checks: a check that outlives its timeout is an error and the run goes on", "[runner]")
+{
+  const auto hanging = std::make_shared<ScriptedCheck>([](unsigned, const hook::CheckContext&) {
+    std::this_thread::sleep_for(3s); // ignores its deadline on purpose
+    return CheckResult::pass("too late");
+  });
+  const auto started = util::Clock::now();
+  const auto summary = hook::run_checks(
+    {planned("hang", hanging, 200ms), planned("ok", returning(Status::pass))}, {}, options(10s, 1));
+  const auto took = util::Clock::now() - started;
+  CHECK(took < 1500ms);
+  CHECK(summary.results[0].result.status == Status::error);
+  CHECK(summary.results[0].result.message == "did not finish within its timeout (200ms)");
+  CHECK(summary.results[1].result.status == Status::pass);
+  CHECK(summary.attempts_abandoned);
+  CHECK(summary.verdict == Status::error);
+}
+
+TEST_CASE("hook::run_checks: a check that honours its deadline reports its own message", "[runner]")
+{
+  const auto patient = std::make_shared<ScriptedCheck>([](unsigned, const hook::CheckContext& ctx) {
+    while (!ctx.should_stop()) {
+      std::this_thread::sleep_for(5ms);
+    }
+    return CheckResult::error("gave up at the deadline");
+  });
+  const auto summary = hook::run_checks({planned("p", patient, 100ms)}, {}, options());
+  CHECK(summary.results[0].result.message == "gave up at the deadline");
+  CHECK_FALSE(summary.attempts_abandoned);
+}
+
+TEST_CASE("hook::run_checks: retry until pass within the deadline", "[runner]")
+{
+  const auto flaky = std::make_shared<ScriptedCheck>([](unsigned attempt, const hook::CheckContext&) {
+    return attempt < 3 ? CheckResult::fail("not yet") : CheckResult::pass("ready");
+  });
+  auto entry = planned("flaky", flaky);
+  entry.retry = true;
+  std::vector<unsigned> progress_attempts;
+  auto run = options();
+  run.on_progress = [&](const hook::Progress& progress) { progress_attempts.push_back(progress.attempt); };
+  const auto summary = hook::run_checks({entry}, {}, run);
+  CHECK(summary.results[0].result.status == Status::pass);
+  CHECK(summary.results[0].attempts == 3);
+  CHECK(progress_attempts == std::vector<unsigned>{1, 2, 3});
+}
+
+TEST_CASE("hook::run_checks: a check without retry is not re-run", "[runner]")
+{
+  const auto failing = returning(Status::fail);
+  const auto summary = hook::run_checks({planned("f", failing)}, {}, options());
+  CHECK(failing->attempts() == 1);
+  CHECK(summary.results[0].attempts == 1);
+}
+
+TEST_CASE("hook::run_checks: retries stop at the run deadline with the last result", "[runner]")
+{
+  const auto never = returning(Status::fail);
+  auto entry = planned("never", never);
+  entry.retry = true;
+  const auto started = util::Clock::now();
+  const auto summary = hook::run_checks({entry}, {}, options(400ms));
+  const auto took = util::Clock::now() - started;
+  CHECK(took < 1s);
+  CHECK(summary.results[0].result.status == Status::fail);
+  CHECK(summary.results[0].attempts >= 3);
+  CHECK(summary.verdict == Status::fail);
+}
+
+TEST_CASE("hook::run_checks: the run deadline cuts off running and unstarted checks", "[runner]")
+{
+  const auto long_check = returning(Status::pass, 2s);
+  const auto started = util::Clock::now();
+  const auto summary = hook::run_checks(
+    {planned("long", long_check), planned("queued", returning(Status::pass))}, {}, options(300ms, 1));
+  CHECK(util::Clock::now() - started < 1s);
+  CHECK(summary.deadline_reached);
+  CHECK(summary.results[0].result.status == Status::error);
+  CHECK_THAT(summary.results[0].result.message, Catch::Contains("run deadline (300ms)"));
+  CHECK(summary.results[1].result.status == Status::error);
+  CHECK_THAT(summary.results[1].result.message, Catch::StartsWith("not started"));
+}
+
+TEST_CASE("hook::run_checks: a stop request ends the run promptly with what finished", "[runner]")
+{
+  std::stop_source stop;
+  auto run = options(30s);
+  run.stop = stop.get_token();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(200ms);
+    stop.request_stop();
+  });
+  const auto started = util::Clock::now();
+  const auto summary = hook::run_checks(
+    {planned("quick", returning(Status::pass)), planned("slow", returning(Status::pass, 5s))}, {}, run);
+  stopper.join();
+  CHECK(util::Clock::now() - started < 1500ms);
+  CHECK(summary.interrupted);
+  CHECK(summary.results[0].result.status == Status::pass);
+  CHECK(summary.results[1].result.status == Status::error);
+  CHECK_THAT(summary.results[1].result.message, Catch::Contains("interrupted"));
+  CHECK(summary.verdict == Status::error);
+}
+
+TEST_CASE("hook::run_checks: dependencies wait, and skip when they do not pass", "[runner]")
+{
+  std::atomic<bool> base_done{false};
+  const auto base = std::make_shared<ScriptedCheck>([&](unsigned, const hook::CheckContext&) {
+    std::this_thread::sleep_for(100ms);
+    base_done = true;
+    return CheckResult::pass("up");
+  });
+  const auto after = std::make_shared<ScriptedCheck>([&](unsigned, const hook::CheckContext&) {
+    return base_done ? CheckResult::pass("ran after base") : CheckResult::fail("ran too early");
+  });
+  auto dependent = planned("after", after);
+  dependent.depends_on = {"base"};
+  auto blocked = planned("blocked", returning(Status::pass));
+  blocked.depends_on = {"broken"};
+  const auto summary = hook::run_checks(
+    {planned("base", base), dependent, planned("broken", returning(Status::fail)), blocked}, {}, options());
+  CHECK(summary.results[1].result.status == Status::pass);
+  CHECK(summary.results[3].result.status == Status::skip);
+  CHECK(summary.results[3].result.message == "dependency \"broken\" did not pass (fail)");
+  CHECK(summary.verdict == Status::fail);
+}
+
+TEST_CASE("hook::run_checks: unselected checks are skipped and do not block dependents", "[runner]")
+{
+  auto unselected = planned("off", returning(Status::fail));
+  unselected.selected = false;
+  auto dependent = planned("on", returning(Status::pass));
+  dependent.depends_on = {"off"};
+  const auto summary = hook::run_checks({unselected, dependent}, {}, options());
+  CHECK(summary.results[0].result.status == Status::skip);
+  CHECK(summary.results[0].attempts == 0);
+  CHECK(summary.results[1].result.status == Status::pass);
+  CHECK(summary.verdict == Status::pass);
+}
+
+TEST_CASE("hook::run_checks: each attempt gets its own deadline, capped by the run's", "[runner]")
+{
+  std::atomic<long long> seen_left_ms{0};
+  const auto probe = std::make_shared<ScriptedCheck>([&](unsigned, const hook::CheckContext& ctx) {
+    seen_left_ms = ctx.time_left().count();
+    return CheckResult::pass("ok");
+  });
+  hook::run_checks({planned("p", probe, 1h)}, {}, options(2s));
+  CHECK(seen_left_ms.load() > 1500);
+  CHECK(seen_left_ms.load() <= 2000);
+  hook::run_checks({planned("p", probe, 700ms)}, {}, options(1h));
+  CHECK(seen_left_ms.load() > 400);
+  CHECK(seen_left_ms.load() <= 700);
+}

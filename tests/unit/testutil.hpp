@@ -1,0 +1,67 @@
+// Shared helpers for the unit tests.
+#pragma once
+
+#include <config/config.hpp>
+#include <hook/check.hpp>
+#include <hook/util/result.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+// Catch2 would otherwise pick boost::system::result's operator<<, which needs T streamable.
+namespace Catch {
+template<typename T> struct StringMaker<util::Result<T>>
+{
+  static std::string
+  convert(const util::Result<T>& result)
+  {
+    return result ? std::string("<value>") : "<error: " + result.error().message + ">";
+  }
+};
+template<> struct StringMaker<hook::Status>
+{
+  static std::string
+  convert(hook::Status status)
+  {
+    return std::string(hook::status_name(status));
+  }
+};
+} // namespace Catch
+
+namespace testutil {
+
+// A fresh directory under the system temp dir, removed with its contents at scope exit.
+class TempDir
+{
+public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  const std::filesystem::path& path() const { return m_path; }
+
+private:
+  std::filesystem::path m_path;
+};
+
+// Write `content` to `path`, creating parent directories.
+void write_file(const std::filesystem::path& path, std::string_view content);
+
+// Parse `toml` (a whole config) and return its only check's spec; relative paths in it are
+// taken from `base_directory`. Fails the test on a config error.
+config::CheckSpec spec_from(std::string_view toml,
+                            const std::filesystem::path& base_directory = "/nonexistent");
+
+// Return the error message of `result`, or "" when it holds a value.
+template<typename T>
+std::string
+error_message(const util::Result<T>& result)
+{
+  return result ? std::string() : result.error().message;
+}
+
+} // namespace testutil
