@@ -142,7 +142,7 @@ run_manifest_create_command(const CliOptions& options)
   std::cout.flush();
   if (!written) {
     std::cerr << "readygate: manifest create: " << written.error().message << '\n';
-    return 2;
+    return written.error().code == util::Errc::usage ? k_exit_usage : 2;
   }
   if (!std::cout) {
     std::cerr << "readygate: manifest create: cannot write to standard output\n";

@@ -4,6 +4,7 @@
 #include <hook/util/sha256.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,14 +24,19 @@ std::optional<EntryType> entry_type_from_name(std::string_view name);
 
 struct Entry
 {
-  std::string path;  // relative to the root, '/'-separated, raw bytes; "." is the root itself
+  std::string path; // relative to the root, '/'-separated, raw bytes; "." is the root itself
   EntryType type = EntryType::file;
-  std::uint32_t mode = 0;  // permission bits with setuid/setgid/sticky (st_mode & 07777)
+  std::uint32_t mode = 0; // permission bits with setuid/setgid/sticky (st_mode & 07777)
   std::uint32_t uid = 0;
   std::uint32_t gid = 0;
-  std::uint64_t size = 0;  // bytes of a file, length of a symlink's target; 0 for the rest
+  std::uint64_t size = 0; // bytes of a file, length of a symlink's target; 0 for the rest
   std::optional<util::Sha256Digest> sha256; // a manifest's files always; a walk's when hashed
-  std::string target; // a symlink's target, raw bytes; empty for the rest
+  std::string target;                       // a symlink's target, raw bytes; empty for the rest
 };
+
+// Entries of a manifest or a walk. A deque: it grows without the doubling copies of a vector
+// (100k entries stay one copy), and appending never moves an element, so hashing workers can
+// fill in an entry while the walk goes on.
+using Entries = std::deque<Entry>;
 
 } // namespace checks::files

@@ -22,9 +22,8 @@ class Findings
 {
 public:
   explicit Findings(std::size_t max)
-    : m_max(max)
-  {
-  }
+      : m_max(max)
+  {}
 
   void
   add(std::string_view path, std::string expected, std::string found)
@@ -80,21 +79,23 @@ at_or_under_any(const std::set<std::string, std::less<>>& paths, std::string_vie
 }
 
 const Entry*
-find_entry(const std::vector<Entry>& entries, std::string_view path)
+find_entry(const Entries& entries, std::string_view path)
 {
-  const auto it = std::lower_bound(entries.begin(), entries.end(), path, [](const Entry& e, std::string_view p) {
-    return e.path < p;
-  });
+  const auto it =
+    std::lower_bound(entries.begin(), entries.end(), path, [](const Entry& e, std::string_view p) {
+      return e.path < p;
+    });
   return it != entries.end() && it->path == path ? &*it : nullptr;
 }
 
 // Return true when `entries` has `path` itself or anything under it.
 bool
-covers(const std::vector<Entry>& entries, std::string_view path)
+covers(const Entries& entries, std::string_view path)
 {
-  const auto it = std::lower_bound(entries.begin(), entries.end(), path, [](const Entry& e, std::string_view p) {
-    return e.path < p;
-  });
+  const auto it =
+    std::lower_bound(entries.begin(), entries.end(), path, [](const Entry& e, std::string_view p) {
+      return e.path < p;
+    });
   if (it == entries.end()) {
     return false;
   }
@@ -103,9 +104,8 @@ covers(const std::vector<Entry>& entries, std::string_view path)
   }
   // Entries under path/ sort right after path itself and anything between shares the prefix.
   const std::string prefix = std::string(path) + "/";
-  const auto under = std::lower_bound(it, entries.end(), prefix, [](const Entry& e, const std::string& p) {
-    return e.path < p;
-  });
+  const auto under = std::lower_bound(
+    it, entries.end(), prefix, [](const Entry& e, const std::string& p) { return e.path < p; });
   return under != entries.end() && std::string_view(under->path).starts_with(prefix);
 }
 
@@ -125,9 +125,8 @@ class FilesCheck : public hook::Check
 {
 public:
   explicit FilesCheck(FilesSpec spec)
-    : m_spec(std::move(spec))
-  {
-  }
+      : m_spec(std::move(spec))
+  {}
 
   hook::CheckResult
   run(const hook::CheckContext& ctx) const override
@@ -156,8 +155,8 @@ parse_files(const config::CheckSpec& check)
     }
     spec.manifest_sha256 = util::sha256_from_hex(hex);
     if (!spec.manifest_sha256) {
-      return fields.error_at("manifest_sha256",
-                             "expected \"sha256:\" and 64 hex digits (the manifest's #digest line)");
+      return fields.error_at(
+        "manifest_sha256", "expected \"sha256:\" and 64 hex digits (the manifest's #digest line)");
     }
   }
   RG_TRY_ASSIGN(spec.allow_extra, fields.string_array("allow_extra"));
@@ -178,7 +177,8 @@ parse_files(const config::CheckSpec& check)
     } else {
       return fields.error_at(
         "ignore",
-        fmt::format("unknown attribute \"{}\" (expected \"owner\", \"mode\" or \"content\")", attribute));
+        fmt::format("unknown attribute \"{}\" (expected \"owner\", \"mode\" or \"content\")",
+                    attribute));
     }
   }
   RG_TRY_ASSIGN(const auto max_findings, fields.optional_integer("max_findings", 1, 1'000'000));
@@ -197,14 +197,15 @@ evaluate_files(const FilesSpec& spec, const Manifest& manifest, const WalkResult
   const auto& expected = manifest.entries;
   const auto& observed = walk.entries;
   const auto allowed_extra = [&](std::string_view path) {
-    return util::glob_match_any(spec.allow_extra, path) || util::glob_match_any(manifest.excludes, path);
+    return util::glob_match_any(spec.allow_extra, path)
+           || util::glob_match_any(manifest.excludes, path);
   };
 
   if (walk.stopped) {
     const auto files = static_cast<std::size_t>(std::count_if(
       expected.begin(), expected.end(), [](const Entry& e) { return e.type == EntryType::file; }));
-    return hook::CheckResult::error(
-      fmt::format("stopped after {} of {} files (deadline passed or stop requested)", walk.hashed, files));
+    return hook::CheckResult::error(fmt::format(
+      "stopped after {} of {} files (deadline passed or stop requested)", walk.hashed, files));
   }
 
   // Unreadable paths outside the release's business (allowed extras) do not count.
@@ -284,7 +285,8 @@ evaluate_files(const FilesSpec& spec, const Manifest& manifest, const WalkResult
         } else if (!problem_paths.contains(want->path)) {
           // Not hashed and no reason recorded: never let that pass as "unchanged".
           ++unverified;
-          findings.add(want->path, want->sha256 ? sha256_text(*want->sha256) : "sha256", "not hashed");
+          findings.add(
+            want->path, want->sha256 ? sha256_text(*want->sha256) : "sha256", "not hashed");
         }
       }
     }
@@ -296,8 +298,11 @@ evaluate_files(const FilesSpec& spec, const Manifest& manifest, const WalkResult
   }
   flush_problems(nullptr);
 
-  const auto counts =
-    fmt::format("{} missing, {} extra, {} modified of {}", missing, extra, modified, entries_text(expected.size()));
+  const auto counts = fmt::format("{} missing, {} extra, {} modified of {}",
+                                  missing,
+                                  extra,
+                                  modified,
+                                  entries_text(expected.size()));
   const auto unreadable = problems.size() + unverified;
   if (unreadable > 0) {
     return std::move(findings).result(
@@ -307,11 +312,10 @@ evaluate_files(const FilesSpec& spec, const Manifest& manifest, const WalkResult
   if (missing + extra + modified > 0) {
     return std::move(findings).result(hook::Status::fail, counts);
   }
-  return std::move(findings).result(
-    hook::Status::pass,
-    fmt::format("{} match the manifest (digest sha256:{})",
-                entries_text(expected.size()),
-                util::to_hex(manifest.digest)));
+  return std::move(findings).result(hook::Status::pass,
+                                    fmt::format("{} match the manifest (digest sha256:{})",
+                                                entries_text(expected.size()),
+                                                util::to_hex(manifest.digest)));
 }
 
 hook::CheckResult
@@ -340,7 +344,9 @@ run_files(const FilesSpec& spec, const hook::CheckContext& ctx)
     if (!relative.empty() && *relative.begin() != ".." && relative != ".") {
       self = relative.generic_string();
       auto& entries = manifest->entries;
-      entries.erase(std::remove_if(entries.begin(), entries.end(), [&](const Entry& e) { return e.path == self; }),
+      entries.erase(std::remove_if(entries.begin(),
+                                   entries.end(),
+                                   [&](const Entry& e) { return e.path == self; }),
                     entries.end());
     }
   }

@@ -74,7 +74,7 @@ hex_digit(char c)
   return -1;
 }
 
-template<typename T>
+template <typename T>
 bool
 parse_decimal(std::string_view text, T& value)
 {
@@ -139,7 +139,9 @@ path_problem(std::string_view path)
 util::Result<Entry>
 parse_entry(std::string_view line)
 {
-  const auto bad = [](std::string message) { return util::make_error(util::Errc::config, std::move(message)); };
+  const auto bad = [](std::string message) {
+    return util::make_error(util::Errc::config, std::move(message));
+  };
   const auto fields = split_spaces(line);
   if (fields.size() != 8) {
     return bad(fmt::format("expected 8 space-separated fields (path type mode uid gid size sha256 "
@@ -171,9 +173,8 @@ parse_entry(std::string_view line)
   const auto mode = fields[2];
   if (mode.size() != 4
       || !std::all_of(mode.begin(), mode.end(), [](char c) { return c >= '0' && c <= '7'; })) {
-    return bad(fmt::format("path \"{}\": bad mode \"{}\" (expected 4 octal digits such as 0644)",
-                           fields[0],
-                           mode));
+    return bad(fmt::format(
+      "path \"{}\": bad mode \"{}\" (expected 4 octal digits such as 0644)", fields[0], mode));
   }
   std::from_chars(mode.data(), mode.data() + mode.size(), entry.mode, 8);
   if (!parse_decimal(fields[3], entry.uid) || !parse_decimal(fields[4], entry.gid)) {
@@ -192,17 +193,16 @@ parse_entry(std::string_view line)
   }
   if (entry.type == EntryType::file) {
     const auto hex = fields[6];
-    const bool lower = std::none_of(hex.begin(), hex.end(), [](char c) { return c >= 'A' && c <= 'F'; });
+    const bool lower =
+      std::none_of(hex.begin(), hex.end(), [](char c) { return c >= 'A' && c <= 'F'; });
     entry.sha256 = util::sha256_from_hex(hex);
     if (!entry.sha256 || !lower) {
-      return bad(fmt::format("path \"{}\": bad sha256 \"{}\" (expected 64 lowercase hex digits)",
-                             fields[0],
-                             hex));
+      return bad(fmt::format(
+        "path \"{}\": bad sha256 \"{}\" (expected 64 lowercase hex digits)", fields[0], hex));
     }
   } else if (fields[6] != "-") {
-    return bad(fmt::format("path \"{}\": a {} has no sha256 (expected \"-\")",
-                           fields[0],
-                           entry_type_name(entry.type)));
+    return bad(fmt::format(
+      "path \"{}\": a {} has no sha256 (expected \"-\")", fields[0], entry_type_name(entry.type)));
   }
   if (entry.type == EntryType::symlink) {
     auto target = unescape_field(fields[7]);
@@ -220,9 +220,8 @@ parse_entry(std::string_view line)
                              entry.target.size()));
     }
   } else if (fields[7] != "-") {
-    return bad(fmt::format("path \"{}\": a {} has no target (expected \"-\")",
-                           fields[0],
-                           entry_type_name(entry.type)));
+    return bad(fmt::format(
+      "path \"{}\": a {} has no target (expected \"-\")", fields[0], entry_type_name(entry.type)));
   }
   return entry;
 }
@@ -350,20 +349,20 @@ std::string
 format_entry(const Entry& entry)
 {
   const bool has_size = entry.type == EntryType::file || entry.type == EntryType::symlink;
-  return fmt::format("{} {} {:04o} {} {} {} {} {}",
-                     escape_field(entry.path),
-                     entry_type_name(entry.type),
-                     entry.mode,
-                     entry.uid,
-                     entry.gid,
-                     has_size ? std::to_string(entry.size) : std::string("-"),
-                     entry.type == EntryType::file && entry.sha256 ? util::to_hex(*entry.sha256)
-                                                                   : std::string("-"),
-                     entry.type == EntryType::symlink ? escape_field(entry.target) : std::string("-"));
+  return fmt::format(
+    "{} {} {:04o} {} {} {} {} {}",
+    escape_field(entry.path),
+    entry_type_name(entry.type),
+    entry.mode,
+    entry.uid,
+    entry.gid,
+    has_size ? std::to_string(entry.size) : std::string("-"),
+    entry.type == EntryType::file && entry.sha256 ? util::to_hex(*entry.sha256) : std::string("-"),
+    entry.type == EntryType::symlink ? escape_field(entry.target) : std::string("-"));
 }
 
 util::Sha256Digest
-manifest_digest(const std::vector<std::string>& excludes, const std::vector<Entry>& entries)
+manifest_digest(const std::vector<std::string>& excludes, const Entries& entries)
 {
   util::Sha256Hasher hasher;
   for (const auto& glob : excludes) {
@@ -378,9 +377,7 @@ manifest_digest(const std::vector<std::string>& excludes, const std::vector<Entr
 }
 
 void
-format_manifest(const std::vector<std::string>& excludes,
-                const std::vector<Entry>& entries,
-                std::ostream& out)
+format_manifest(const std::vector<std::string>& excludes, const Entries& entries, std::ostream& out)
 {
   // Entries are formatted twice (digest, then output) rather than kept: memory stays at one line.
   out << k_manifest_version_line << '\n';
@@ -416,8 +413,9 @@ parse_manifest(std::istream& in, std::string_view name)
                      fmt::format("unsupported manifest version \"{}\" (expected 1)",
                                  line.substr(std::string_view("#readygate-manifest ").size())));
         }
-        return bad(number, fmt::format("not a readygate manifest (expected \"{}\")",
-                                       k_manifest_version_line));
+        return bad(
+          number,
+          fmt::format("not a readygate manifest (expected \"{}\")", k_manifest_version_line));
       }
       continue;
     }
@@ -453,11 +451,12 @@ parse_manifest(std::istream& in, std::string_view name)
       return bad(number, entry.error().message);
     }
     if (!manifest.entries.empty() && entry->path <= manifest.entries.back().path) {
-      return bad(number,
-                 fmt::format("path \"{}\" {} (entries must be sorted by path, bytewise, and unique)",
-                             escape_field(entry->path),
-                             entry->path == manifest.entries.back().path ? "is a duplicate"
-                                                                         : "is out of order"));
+      return bad(
+        number,
+        fmt::format("path \"{}\" {} (entries must be sorted by path, bytewise, and unique)",
+                    escape_field(entry->path),
+                    entry->path == manifest.entries.back().path ? "is a duplicate"
+                                                                : "is out of order"));
     }
     hasher.update(line);
     hasher.update("\n");
@@ -492,10 +491,9 @@ read_manifest(const std::filesystem::path& path)
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int error = errno;
-    return util::make_error(error == EACCES ? util::Errc::permission : util::Errc::io,
-                            fmt::format("{}: cannot read the manifest: {}",
-                                        path.string(),
-                                        std::strerror(error)));
+    return util::make_error(
+      error == EACCES ? util::Errc::permission : util::Errc::io,
+      fmt::format("{}: cannot read the manifest: {}", path.string(), std::strerror(error)));
   }
   return parse_manifest(in, path.string());
 }
@@ -507,9 +505,9 @@ write_manifest(const std::filesystem::path& root,
 {
   for (const auto& glob : excludes) {
     if (glob.empty() || glob.front() == '/') {
-      return util::make_error(util::Errc::usage,
-                              fmt::format("--exclude \"{}\": expected a glob relative to the root",
-                                          glob));
+      return util::make_error(
+        util::Errc::usage,
+        fmt::format("--exclude \"{}\": expected a glob relative to the root", glob));
     }
   }
   WalkOptions options;
@@ -521,7 +519,8 @@ write_manifest(const std::filesystem::path& root,
     std::vector<std::string> listed;
     constexpr std::size_t k_listed = 10;
     for (std::size_t i = 0; i < walk.problems.size() && i < k_listed; ++i) {
-      listed.push_back(fmt::format("{} ({})", escape_field(walk.problems[i].path), walk.problems[i].message));
+      listed.push_back(
+        fmt::format("{} ({})", escape_field(walk.problems[i].path), walk.problems[i].message));
     }
     return util::make_error(util::Errc::io,
                             fmt::format("{}: {} path{} could not be read: {}{}",

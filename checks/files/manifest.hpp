@@ -35,7 +35,7 @@ inline constexpr std::string_view k_manifest_version_line = "#readygate-manifest
 struct Manifest
 {
   std::vector<std::string> excludes; // globs the tree was walked without (raw)
-  std::vector<Entry> entries;        // sorted by path, unique
+  Entries entries;                   // sorted by path, unique
   util::Sha256Digest digest{};       // as recorded in (and verified against) #digest
 };
 
@@ -56,12 +56,12 @@ std::string format_entry(const Entry& entry);
 
 // Return the digest over `excludes` and `entries` as defined above.
 util::Sha256Digest manifest_digest(const std::vector<std::string>& excludes,
-                                   const std::vector<Entry>& entries);
+                                   const Entries& entries);
 
 // Write the manifest of `entries` (sorted, unique) and `excludes` to `out`, with its header and
 // digest.
 void format_manifest(const std::vector<std::string>& excludes,
-                     const std::vector<Entry>& entries,
+                     const Entries& entries,
                      std::ostream& out);
 
 // Read a manifest from `in`; `name` (the file name) starts every error message

@@ -2,12 +2,12 @@
 
 #include <hook/util/sha256.hpp>
 
+#include <fmt/format.h>
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <fmt/format.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -37,9 +37,8 @@ class FdGuard
 {
 public:
   explicit FdGuard(int fd)
-    : m_fd(fd)
-  {
-  }
+      : m_fd(fd)
+  {}
   ~FdGuard()
   {
     if (m_fd >= 0) {
@@ -49,8 +48,16 @@ public:
   FdGuard(const FdGuard&) = delete;
   FdGuard& operator=(const FdGuard&) = delete;
 
-  int get() const { return m_fd; }
-  int release() { return std::exchange(m_fd, -1); }
+  int
+  get() const
+  {
+    return m_fd;
+  }
+  int
+  release()
+  {
+    return std::exchange(m_fd, -1);
+  }
 
 private:
   int m_fd;
@@ -98,8 +105,8 @@ entry_from_stat(std::string path, const struct stat& st)
 
 struct HashJob
 {
-  std::size_t index = 0; // into WalkResult::entries
-  int fd = -1;           // owned by the job: the worker closes it
+  Entry* entry = nullptr; // in WalkResult::entries, a deque: appending never moves elements
+  int fd = -1;            // owned by the job: the worker closes it
   std::string path;
 };
 
@@ -109,8 +116,8 @@ class HashPool
 {
 public:
   HashPool(unsigned workers, std::function<bool()> should_stop)
-    : m_should_stop(std::move(should_stop))
-    , m_capacity(std::size_t{workers} * 4 + 16)
+      : m_should_stop(std::move(should_stop)),
+        m_capacity(std::size_t{workers} * 4 + 16)
   {
     for (unsigned i = 0; i < std::max(workers, 1U); ++i) {
       m_threads.emplace_back([this] { work(); });
@@ -149,7 +156,7 @@ public:
   }
 
   // Valid after finish().
-  std::vector<std::pair<std::size_t, util::Sha256Digest>> digests;
+  std::size_t hashed = 0;
   std::vector<WalkProblem> problems;
   bool stopped = false;
 
@@ -179,7 +186,9 @@ private:
       }
       const std::lock_guard lock(m_mutex);
       if (digest) {
-        digests.emplace_back(job.index, *digest);
+        // Only this worker touches this entry until finish() joins; the walk only appends.
+        job.entry->sha256 = *digest;
+        ++hashed;
       } else if (digest.error().code == util::Errc::cancelled) {
         stopped = true;
       } else {
@@ -202,17 +211,17 @@ class Walker
 {
 public:
   Walker(const WalkOptions& options, HashPool& pool, WalkResult& result)
-    : m_options(options)
-    , m_pool(pool)
-    , m_result(result)
-  {
-  }
+      : m_options(options),
+        m_pool(pool),
+        m_result(result),
+        m_entries(result.entries)
+  {}
 
   // Record the root (its fd is open and fstat'ed as `st`) and walk what is under it.
   void
   walk_root(int fd, const struct stat& st)
   {
-    m_result.entries.push_back(entry_from_stat(".", st));
+    m_entries.push_back(entry_from_stat(".", st));
     walk_directory(fd, "");
   }
 
@@ -290,7 +299,8 @@ private:
       if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
         const int error = errno;
         problem(std::move(path),
-                error == ENOENT ? std::string("vanished during the walk") : errno_message("stat", error));
+                error == ENOENT ? std::string("vanished during the walk")
+                                : errno_message("stat", error));
         continue;
       }
       Entry entry = entry_from_stat(std::move(path), st);
@@ -299,7 +309,7 @@ private:
         if (!read_target(fd, name, entry)) {
           continue;
         }
-        m_result.entries.push_back(std::move(entry));
+        m_entries.push_back(std::move(entry));
         break;
       case EntryType::file:
         add_file(fd, name, st, std::move(entry));
@@ -308,7 +318,7 @@ private:
         add_directory(fd, name, st, std::move(entry));
         break;
       default:
-        m_result.entries.push_back(std::move(entry));
+        m_entries.push_back(std::move(entry));
         break;
       }
     }
@@ -342,7 +352,7 @@ private:
   add_file(int fd, const std::string& name, const struct stat& st, Entry entry)
   {
     if (!m_options.want_sha256 || !m_options.want_sha256(entry)) {
-      m_result.entries.push_back(std::move(entry));
+      m_entries.push_back(std::move(entry));
       return;
     }
     // O_NONBLOCK: if a fifo was swapped in since fstatat, open must not wait for a writer.
@@ -351,7 +361,8 @@ private:
     if (file.get() < 0) {
       const int error = errno;
       problem(std::move(entry.path),
-              error == ENOENT ? std::string("vanished during the walk") : errno_message("open", error));
+              error == ENOENT ? std::string("vanished during the walk")
+                              : errno_message("open", error));
       return;
     }
     struct stat opened
@@ -365,22 +376,23 @@ private:
       problem(std::move(entry.path), "changed during the walk");
       return;
     }
-    const std::size_t index = m_result.entries.size();
     std::string path = entry.path;
-    m_result.entries.push_back(std::move(entry));
-    m_pool.submit({index, file.release(), std::move(path)});
+    m_entries.push_back(std::move(entry));
+    m_pool.submit({&m_entries.back(), file.release(), std::move(path)});
   }
 
   void
   add_directory(int fd, const std::string& name, const struct stat& st, Entry entry)
   {
     std::string path = entry.path;
-    m_result.entries.push_back(std::move(entry));
-    const FdGuard child(::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    m_entries.push_back(std::move(entry));
+    const FdGuard child(
+      ::openat(fd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (child.get() < 0) {
       const int error = errno;
       problem(std::move(path),
-              error == ENOENT ? std::string("vanished during the walk") : errno_message("open", error));
+              error == ENOENT ? std::string("vanished during the walk")
+                              : errno_message("open", error));
       return;
     }
     struct stat opened
@@ -400,6 +412,7 @@ private:
   const WalkOptions& m_options;
   HashPool& m_pool;
   WalkResult& m_result;
+  Entries& m_entries; // a deque: hashing workers hold pointers into it
 };
 
 } // namespace
@@ -411,10 +424,9 @@ walk_tree(const std::filesystem::path& root, const WalkOptions& options)
   const FdGuard fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) {
     const int error = errno;
-    return util::make_error(error == EACCES ? util::Errc::permission : util::Errc::io,
-                            fmt::format("{}: cannot open the root directory: {}",
-                                        root.string(),
-                                        std::strerror(error)));
+    return util::make_error(
+      error == EACCES ? util::Errc::permission : util::Errc::io,
+      fmt::format("{}: cannot open the root directory: {}", root.string(), std::strerror(error)));
   }
   struct stat st
   {
@@ -430,10 +442,7 @@ walk_tree(const std::filesystem::path& root, const WalkOptions& options)
     Walker walker(options, pool, result);
     walker.walk_root(fd.get(), st);
     pool.finish();
-    for (const auto& [index, digest] : pool.digests) {
-      result.entries[index].sha256 = digest;
-    }
-    result.hashed = pool.digests.size();
+    result.hashed = pool.hashed;
     result.stopped = result.stopped || pool.stopped;
     std::move(pool.problems.begin(), pool.problems.end(), std::back_inserter(result.problems));
   }

@@ -43,7 +43,7 @@ struct WalkProblem
 
 struct WalkResult
 {
-  std::vector<Entry> entries;        // sorted by path; "." is the root itself
+  Entries entries;                   // sorted by path; "." is the root itself
   std::vector<WalkProblem> problems; // sorted by path
   bool stopped = false;              // should_stop said yes before the walk was complete
   std::size_t hashed = 0;            // regular files hashed

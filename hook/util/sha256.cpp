@@ -1,10 +1,10 @@
 #include "sha256.hpp"
 
-#include <fcntl.h>
-#include <openssl/evp.h>
-#include <unistd.h>
-
 #include <fmt/format.h>
+#include <openssl/evp.h>
+
+#include <fcntl.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -63,7 +63,7 @@ sha256_from_hex(std::string_view hex)
 }
 
 Sha256Hasher::Sha256Hasher()
-  : m_context(EVP_MD_CTX_new())
+    : m_context(EVP_MD_CTX_new())
 {
   // Only allocation failure or a crippled OpenSSL get here: nothing a caller could handle.
   if (m_context == nullptr || EVP_DigestInit_ex(m_context, EVP_sha256(), nullptr) != 1) {

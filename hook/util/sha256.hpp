@@ -54,8 +54,7 @@ Sha256Digest sha256(std::string_view data);
 // `should_stop` is asked between blocks; when it says yes the result is an Errc::cancelled error.
 // A read error is Errc::io (Errc::permission for EACCES/EPERM) with a message like "read: ...".
 // The fd is neither closed nor rewound.
-Result<Sha256Digest> sha256_fd(int fd,
-                               std::span<std::byte> buffer,
-                               const std::function<bool()>& should_stop = {});
+Result<Sha256Digest>
+sha256_fd(int fd, std::span<std::byte> buffer, const std::function<bool()>& should_stop = {});
 
 } // namespace util

@@ -1,6 +1,6 @@
-#include <checks/files/files_check.hpp>
-
 #include "testutil.hpp"
+
+#include <checks/files/files_check.hpp>
 
 #include <unistd.h>
 
@@ -63,12 +63,14 @@ release_manifest()
   return manifest;
 }
 
+template <typename Entries>
 WalkResult
-observed(std::vector<Entry> entries)
+observed(Entries entries)
 {
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.path < b.path; });
+  std::sort(
+    entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.path < b.path; });
   WalkResult walk;
-  walk.entries = std::move(entries);
+  walk.entries.assign(entries.begin(), entries.end());
   return walk;
 }
 
@@ -128,7 +130,7 @@ kind = "files"
 root = "app"
 manifest = "release/files.manifest"
 )",
-                                                                    "/etc/readygate"));
+                                                                   "/etc/readygate"));
   REQUIRE(spec);
   CHECK(spec->root == "/etc/readygate/app");
   CHECK(spec->manifest == "/etc/readygate/release/files.manifest");
@@ -162,13 +164,20 @@ workers = 3
 TEST_CASE("checks::files::parse_files: rejects bad values and unknown keys", "[files]")
 {
   const auto error_of = [](std::string_view keys) {
-    const auto toml = std::string("[[check]]\nid = \"f\"\nkind = \"files\"\nroot = \"/srv/app\"\n") + std::string(keys);
+    const auto toml = std::string("[[check]]\nid = \"f\"\nkind = \"files\"\nroot = \"/srv/app\"\n")
+                      + std::string(keys);
     return testutil::error_message(checks::files::parse_files(testutil::spec_from(toml)));
   };
   CHECK(error_of("").find("manifest") != std::string::npos);
-  CHECK(error_of("manifest = \"m\"\nignore = [\"mtime\"]\n").find("unknown attribute \"mtime\" (expected \"owner\", \"mode\" or \"content\")") != std::string::npos);
-  CHECK(error_of("manifest = \"m\"\nmanifest_sha256 = \"abc\"\n").find("expected \"sha256:\" and 64 hex digits") != std::string::npos);
-  CHECK(error_of("manifest = \"m\"\nallow_extra = [\"/tmp\"]\n").find("expected a glob relative to the root") != std::string::npos);
+  CHECK(error_of("manifest = \"m\"\nignore = [\"mtime\"]\n")
+          .find("unknown attribute \"mtime\" (expected \"owner\", \"mode\" or \"content\")")
+        != std::string::npos);
+  CHECK(error_of("manifest = \"m\"\nmanifest_sha256 = \"abc\"\n")
+          .find("expected \"sha256:\" and 64 hex digits")
+        != std::string::npos);
+  CHECK(error_of("manifest = \"m\"\nallow_extra = [\"/tmp\"]\n")
+          .find("expected a glob relative to the root")
+        != std::string::npos);
   CHECK(error_of("manifest = \"m\"\nmax_findings = 0\n").find("max_findings") != std::string::npos);
   CHECK(error_of("manifest = \"m\"\nworkers = -1\n").find("workers") != std::string::npos);
   CHECK(error_of("manifest = \"m\"\nexlude = [\"x\"]\n").find("exlude") != std::string::npos);
@@ -179,7 +188,8 @@ TEST_CASE("checks::files::evaluate_files: an identical tree passes", "[files]")
   const auto manifest = release_manifest();
   const auto result = checks::files::evaluate_files(FilesSpec{}, manifest, as_released());
   CHECK(result.status == Status::pass);
-  CHECK(result.message == "5 entries match the manifest (digest sha256:" + util::to_hex(manifest.digest) + ")");
+  CHECK(result.message
+        == "5 entries match the manifest (digest sha256:" + util::to_hex(manifest.digest) + ")");
   CHECK(result.findings.empty());
 }
 
@@ -224,7 +234,8 @@ TEST_CASE("checks::files::evaluate_files: each kind of damage is a finding", "[f
     changed.uid = 33;
     changed.gid = 34;
     replace(walk, changed);
-    expected = {{"app/lib.php", "mode 0644", "mode 4755"}, {"app/lib.php", "owner 0:0", "owner 33:34"}};
+    expected = {{"app/lib.php", "mode 0644", "mode 4755"},
+                {"app/lib.php", "owner 0:0", "owner 33:34"}};
   }
   SECTION("symlink target, never followed")
   {
@@ -243,7 +254,8 @@ TEST_CASE("checks::files::evaluate_files: each kind of damage is a finding", "[f
   CHECK(result.findings_omitted == 0);
 }
 
-TEST_CASE("checks::files::evaluate_files: the message counts, findings are sorted and capped", "[files]")
+TEST_CASE("checks::files::evaluate_files: the message counts, findings are sorted and capped",
+          "[files]")
 {
   const auto manifest = release_manifest();
   auto walk = as_released();
@@ -305,7 +317,8 @@ TEST_CASE("checks::files::evaluate_files: the manifest's own excludes are not ex
   CHECK(checks::files::evaluate_files(FilesSpec{}, manifest, walk).status == Status::pass);
 }
 
-TEST_CASE("checks::files::evaluate_files: an unreadable path is an error that outranks fail", "[files]")
+TEST_CASE("checks::files::evaluate_files: an unreadable path is an error that outranks fail",
+          "[files]")
 {
   const auto manifest = release_manifest();
   auto walk = as_released();
@@ -449,7 +462,8 @@ TEST_CASE("checks::files::run_files: a bad, missing or swapped manifest", "[file
     std::filesystem::remove(release.manifest);
     const auto result = checks::files::run_files(release.spec(), ctx);
     CHECK(result.status == Status::error);
-    CHECK(result.message == release.manifest.string() + ": cannot read the manifest: No such file or directory");
+    CHECK(result.message
+          == release.manifest.string() + ": cannot read the manifest: No such file or directory");
   }
   SECTION("edited is an error")
   {
@@ -470,7 +484,8 @@ TEST_CASE("checks::files::run_files: a bad, missing or swapped manifest", "[file
     const auto result = checks::files::run_files(spec, ctx);
     CHECK(result.status == Status::fail);
     REQUIRE(result.findings.size() == 1);
-    CHECK(result.findings[0].expected == "digest sha256:" + util::to_hex(util::sha256("another release")));
+    CHECK(result.findings[0].expected
+          == "digest sha256:" + util::to_hex(util::sha256("another release")));
   }
   SECTION("a missing root is an error")
   {
@@ -481,7 +496,8 @@ TEST_CASE("checks::files::run_files: a bad, missing or swapped manifest", "[file
   }
 }
 
-TEST_CASE("checks::files::run_files: a manifest shipped inside the root leaves itself out", "[files]")
+TEST_CASE("checks::files::run_files: a manifest shipped inside the root leaves itself out",
+          "[files]")
 {
   Release release;
   const auto inside = release.root / ".readygate" / "files.manifest";

@@ -1,6 +1,6 @@
-#include <checks/files/manifest.hpp>
-
 #include "testutil.hpp"
+
+#include <checks/files/manifest.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -48,7 +48,7 @@ symlink_entry(std::string path, std::string target)
 }
 
 std::string
-manifest_text(const std::vector<std::string>& excludes, const std::vector<Entry>& entries)
+manifest_text(const std::vector<std::string>& excludes, const checks::files::Entries& entries)
 {
   std::ostringstream out;
   checks::files::format_manifest(excludes, entries, out);
@@ -84,16 +84,25 @@ TEST_CASE("checks::files::escape_field: escapes what would break a line, round t
   CHECK(escape_field("del\x7f") == "del%7F");
   CHECK(escape_field("-") == "%2D");
   CHECK(escape_field("a/-") == "a/-");
-  CHECK(escape_field("caf\xc3\xa9") == "caf\xc3\xa9");           // valid UTF-8 stays
-  CHECK(escape_field("\xe2\x82\xac") == "\xe2\x82\xac");         // euro sign
-  CHECK(escape_field("bad\xff") == "bad%FF");                     // never valid
-  CHECK(escape_field("trunc\xc3") == "trunc%C3");                 // cut-off sequence
-  CHECK(escape_field("\xc0\xaf") == "%C0%AF");                    // overlong '/'
-  CHECK(escape_field("\xed\xa0\x80") == "%ED%A0%80");             // surrogate
+  CHECK(escape_field("caf\xc3\xa9") == "caf\xc3\xa9");   // valid UTF-8 stays
+  CHECK(escape_field("\xe2\x82\xac") == "\xe2\x82\xac"); // euro sign
+  CHECK(escape_field("bad\xff") == "bad%FF");            // never valid
+  CHECK(escape_field("trunc\xc3") == "trunc%C3");        // cut-off sequence
+  CHECK(escape_field("\xc0\xaf") == "%C0%AF");           // overlong '/'
+  CHECK(escape_field("\xed\xa0\x80") == "%ED%A0%80");    // surrogate
 
-  const std::vector<std::string> samples = {
-    "plain", "with space", "new\nline", "%41", "-", "--", "\x01\x1f\x7f", "caf\xc3\xa9",
-    "\xff\xfe", "a\xc3", "sp ace/ta\tb/\xf0\x9f\x98\x80", std::string("nul\0byte", 8)};
+  const std::vector<std::string> samples = {"plain",
+                                            "with space",
+                                            "new\nline",
+                                            "%41",
+                                            "-",
+                                            "--",
+                                            "\x01\x1f\x7f",
+                                            "caf\xc3\xa9",
+                                            "\xff\xfe",
+                                            "a\xc3",
+                                            "sp ace/ta\tb/\xf0\x9f\x98\x80",
+                                            std::string("nul\0byte", 8)};
   for (const auto& raw : samples) {
     const auto escaped = escape_field(raw);
     INFO(escaped);
@@ -140,7 +149,7 @@ TEST_CASE("checks::files::format_entry: one line per type", "[files]")
 
 TEST_CASE("checks::files::parse_manifest: reads back what format_manifest writes", "[files]")
 {
-  std::vector<Entry> entries = {
+  checks::files::Entries entries = {
     dir_entry("."),
     symlink_entry("-", "-"),
     dir_entry("app"),
@@ -149,10 +158,12 @@ TEST_CASE("checks::files::parse_manifest: reads back what format_manifest writes
     file_entry("app/sp ace%", "y", 0600),
     symlink_entry("app/z", "/etc/pass wd"),
   };
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.path < b.path; });
+  std::sort(
+    entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.path < b.path; });
   const std::vector<std::string> excludes = {"var/cache/**", "*.l og"};
   const auto text = manifest_text(excludes, entries);
-  CHECK(text.starts_with("#readygate-manifest 1\n#exclude var/cache/**\n#exclude *.l%20og\n#digest sha256:"));
+  CHECK(text.starts_with(
+    "#readygate-manifest 1\n#exclude var/cache/**\n#exclude *.l%20og\n#digest sha256:"));
 
   const auto manifest = parse(text);
   INFO(testutil::error_message(manifest));
@@ -172,17 +183,19 @@ TEST_CASE("checks::files::parse_manifest: reads back what format_manifest writes
 
 TEST_CASE("checks::files::manifest_digest: covers exclude and entry lines as written", "[files]")
 {
-  const std::vector<Entry> entries = {dir_entry("."), file_entry("a", "abc")};
+  const checks::files::Entries entries = {dir_entry("."), file_entry("a", "abc")};
   const auto text = manifest_text({"x y"}, entries);
   // The documented definition: sha256 of the file without its first and #digest lines.
   const std::string covered = "#exclude x%20y\n" + checks::files::format_entry(entries[0]) + "\n"
                               + checks::files::format_entry(entries[1]) + "\n";
-  CHECK(text.find("#digest sha256:" + util::to_hex(util::sha256(covered)) + "\n") != std::string::npos);
+  CHECK(text.find("#digest sha256:" + util::to_hex(util::sha256(covered)) + "\n")
+        != std::string::npos);
 }
 
 TEST_CASE("checks::files::parse_manifest: an edited or truncated manifest is rejected", "[files]")
 {
-  const std::vector<Entry> entries = {dir_entry("."), file_entry("a", "abc"), file_entry("b", "def")};
+  const checks::files::Entries entries = {
+    dir_entry("."), file_entry("a", "abc"), file_entry("b", "def")};
   const auto text = manifest_text({}, entries);
 
   SECTION("an edited entry")
@@ -191,7 +204,8 @@ TEST_CASE("checks::files::parse_manifest: an edited or truncated manifest is rej
     edited.replace(edited.find(" 0644 0 0 3 ba78"), 6, " 0755 ");
     const auto result = parse(edited);
     REQUIRE_FALSE(result);
-    CHECK(result.error().message.starts_with("files.manifest: digest mismatch: #digest says sha256:"));
+    CHECK(
+      result.error().message.starts_with("files.manifest: digest mismatch: #digest says sha256:"));
     CHECK(result.error().message.ends_with("(truncated or edited manifest)"));
   }
   SECTION("a removed last line")
@@ -223,7 +237,8 @@ TEST_CASE("checks::files::parse_manifest: an edited or truncated manifest is rej
 
 TEST_CASE("checks::files::parse_manifest: rejects versions and headers it does not know", "[files]")
 {
-  CHECK(testutil::error_message(parse("")) == "files.manifest:1: empty file (expected \"#readygate-manifest 1\")");
+  CHECK(testutil::error_message(parse(""))
+        == "files.manifest:1: empty file (expected \"#readygate-manifest 1\")");
   CHECK(testutil::error_message(parse("#readygate-manifest 2\n"))
         == "files.manifest:1: unsupported manifest version \"2\" (expected 1)");
   CHECK(testutil::error_message(parse("hello\n"))
@@ -238,52 +253,78 @@ TEST_CASE("checks::files::parse_manifest: rejects versions and headers it does n
         == "files.manifest:1: missing #digest line");
 }
 
-TEST_CASE("checks::files::parse_manifest: rejects unsorted, duplicate and escaping paths", "[files]")
+TEST_CASE("checks::files::parse_manifest: rejects unsorted, duplicate and escaping paths",
+          "[files]")
 {
-  CHECK(testutil::error_message(parse(with_valid_header(". dir 0755 0 0 - - -\nb dir 0755 0 0 - - -\na dir 0755 0 0 - - -\n")))
-        == "files.manifest:5: path \"a\" is out of order (entries must be sorted by path, bytewise, and unique)");
-  CHECK(testutil::error_message(parse(with_valid_header("a dir 0755 0 0 - - -\na dir 0755 0 0 - - -\n")))
-        == "files.manifest:4: path \"a\" is a duplicate (entries must be sorted by path, bytewise, and unique)");
+  CHECK(testutil::error_message(parse(
+          with_valid_header(". dir 0755 0 0 - - -\nb dir 0755 0 0 - - -\na dir 0755 0 0 - - -\n")))
+        == "files.manifest:5: path \"a\" is out of order (entries must be sorted by path, "
+           "bytewise, and unique)");
+  CHECK(testutil::error_message(
+          parse(with_valid_header("a dir 0755 0 0 - - -\na dir 0755 0 0 - - -\n")))
+        == "files.manifest:4: path \"a\" is a duplicate (entries must be sorted by path, bytewise, "
+           "and unique)");
   // Bytewise: a space (0x20) sorts before '/' (0x2f), so "a b" comes before "a/b".
-  CHECK(parse(with_valid_header("a dir 0755 0 0 - - -\na%20b dir 0755 0 0 - - -\na/b dir 0755 0 0 - - -\n")));
+  CHECK(parse(
+    with_valid_header("a dir 0755 0 0 - - -\na%20b dir 0755 0 0 - - -\na/b dir 0755 0 0 - - -\n")));
 
   CHECK(testutil::error_message(parse(with_valid_header("/etc/x dir 0755 0 0 - - -\n")))
-        == "files.manifest:3: path \"/etc/x\" is absolute (expected a path relative to the root, without ..)");
+        == "files.manifest:3: path \"/etc/x\" is absolute (expected a path relative to the root, "
+           "without ..)");
   CHECK(testutil::error_message(parse(with_valid_header("a/../../etc dir 0755 0 0 - - -\n")))
-        == "files.manifest:3: path \"a/../../etc\" has a \"..\" component (expected a path relative to the root, without ..)");
+        == "files.manifest:3: path \"a/../../etc\" has a \"..\" component (expected a path "
+           "relative to the root, without ..)");
   CHECK(testutil::error_message(parse(with_valid_header("a//b dir 0755 0 0 - - -\n")))
-        == "files.manifest:3: path \"a//b\" has an empty component (expected a path relative to the root, without ..)");
-  CHECK(testutil::error_message(parse(with_valid_header("a/ dir 0755 0 0 - - -\n"))).find("empty component") != std::string::npos);
-  CHECK(testutil::error_message(parse(with_valid_header("./a dir 0755 0 0 - - -\n"))).find("\".\" component") != std::string::npos);
-  CHECK(testutil::error_message(parse(with_valid_header("a%00b dir 0755 0 0 - - -\n"))).find("NUL") != std::string::npos);
+        == "files.manifest:3: path \"a//b\" has an empty component (expected a path relative to "
+           "the root, without ..)");
+  CHECK(testutil::error_message(parse(with_valid_header("a/ dir 0755 0 0 - - -\n")))
+          .find("empty component")
+        != std::string::npos);
+  CHECK(testutil::error_message(parse(with_valid_header("./a dir 0755 0 0 - - -\n")))
+          .find("\".\" component")
+        != std::string::npos);
+  CHECK(testutil::error_message(parse(with_valid_header("a%00b dir 0755 0 0 - - -\n"))).find("NUL")
+        != std::string::npos);
   // An escaped slash is still a slash once unescaped.
-  CHECK(testutil::error_message(parse(with_valid_header("%2Fetc dir 0755 0 0 - - -\n"))).find("is absolute") != std::string::npos);
+  CHECK(testutil::error_message(parse(with_valid_header("%2Fetc dir 0755 0 0 - - -\n")))
+          .find("is absolute")
+        != std::string::npos);
 }
 
 TEST_CASE("checks::files::parse_manifest: rejects malformed fields", "[files]")
 {
-  const auto error_of = [](const std::string& line) { return testutil::error_message(parse(with_valid_header(line + "\n"))); };
+  const auto error_of = [](const std::string& line) {
+    return testutil::error_message(parse(with_valid_header(line + "\n")));
+  };
   const std::string hash = util::to_hex(util::sha256("abc"));
   CHECK(parse(with_valid_header("a file 0644 0 0 3 " + hash + " -\n")));
   CHECK(error_of("a file 0644 0 0 3 " + hash)
-        == "files.manifest:3: expected 8 space-separated fields (path type mode uid gid size sha256 target), found 7");
+        == "files.manifest:3: expected 8 space-separated fields (path type mode uid gid size "
+           "sha256 target), found 7");
   CHECK(error_of("a  file 0644 0 0 3 " + hash) == "files.manifest:3: field 2 is empty");
   CHECK(error_of("a file 0644 0 0 3 " + hash + " ") == "files.manifest:3: field 8 is empty");
   CHECK(error_of("a file 0644 0 0 3 " + hash + " - x").find("found 9") != std::string::npos);
-  CHECK(error_of("a blob 0644 0 0 3 " + hash + " -").find("unknown type \"blob\"") != std::string::npos);
+  CHECK(error_of("a blob 0644 0 0 3 " + hash + " -").find("unknown type \"blob\"")
+        != std::string::npos);
   CHECK(error_of("a file 644 0 0 3 " + hash + " -").find("bad mode \"644\"") != std::string::npos);
   CHECK(error_of("a file 0844 0 0 3 " + hash + " -").find("bad mode") != std::string::npos);
   CHECK(error_of("a file 0644 root 0 3 " + hash + " -").find("bad owner") != std::string::npos);
   CHECK(error_of("a file 0644 0 0 -1 " + hash + " -").find("bad size") != std::string::npos);
   CHECK(error_of("a file 0644 0 0 3 - -").find("bad sha256") != std::string::npos);
   std::string upper = hash;
-  std::transform(upper.begin(), upper.end(), upper.begin(), [](char c) { return static_cast<char>(std::toupper(c)); });
+  std::transform(upper.begin(), upper.end(), upper.begin(), [](char c) {
+    return static_cast<char>(std::toupper(c));
+  });
   CHECK(error_of("a file 0644 0 0 3 " + upper + " -").find("bad sha256") != std::string::npos);
-  CHECK(error_of("a dir 0755 0 0 4096 - -").find("bad size \"4096\" (expected \"-\" for a dir)") != std::string::npos);
-  CHECK(error_of("a dir 0755 0 0 - " + hash + " -").find("a dir has no sha256") != std::string::npos);
+  CHECK(error_of("a dir 0755 0 0 4096 - -").find("bad size \"4096\" (expected \"-\" for a dir)")
+        != std::string::npos);
+  CHECK(error_of("a dir 0755 0 0 - " + hash + " -").find("a dir has no sha256")
+        != std::string::npos);
   CHECK(error_of("a symlink 0777 0 0 1 - -").find("bad symlink target") != std::string::npos);
-  CHECK(error_of("a symlink 0777 0 0 5 - x").find("does not match the target's length 1") != std::string::npos);
-  CHECK(error_of("a file 0644 0 0 3 " + hash + " x").find("a file has no target") != std::string::npos);
+  CHECK(error_of("a symlink 0777 0 0 5 - x").find("does not match the target's length 1")
+        != std::string::npos);
+  CHECK(error_of("a file 0644 0 0 3 " + hash + " x").find("a file has no target")
+        != std::string::npos);
   CHECK(error_of("- dir 0755 0 0 - - -").find("no path") != std::string::npos);
 }
 
@@ -294,7 +335,8 @@ TEST_CASE("checks::files::read_manifest: a missing file names the path", "[files
   REQUIRE_FALSE(result);
   CHECK(result.error().code == util::Errc::io);
   CHECK(result.error().message
-        == (dir.path() / "nope.manifest").string() + ": cannot read the manifest: No such file or directory");
+        == (dir.path() / "nope.manifest").string()
+             + ": cannot read the manifest: No such file or directory");
 }
 
 TEST_CASE("checks::files::write_manifest: a real tree, then read back", "[files]")
@@ -319,7 +361,9 @@ TEST_CASE("checks::files::write_manifest: a real tree, then read back", "[files]
   for (const auto& entry : manifest->entries) {
     paths.push_back(entry.path);
   }
-  CHECK(paths == std::vector<std::string>{".", "app", "app/a b", "app/a b/c", "app/index.php", "current", "var"});
+  CHECK(paths
+        == std::vector<std::string>{
+          ".", "app", "app/a b", "app/a b/c", "app/index.php", "current", "var"});
   const auto& index = manifest->entries[4];
   CHECK(index.mode == 0640);
   CHECK(index.uid == ::getuid());
@@ -329,7 +373,8 @@ TEST_CASE("checks::files::write_manifest: a real tree, then read back", "[files]
   CHECK(manifest->excludes == std::vector<std::string>{"var/cache", "*.log"});
 }
 
-TEST_CASE("checks::files::write_manifest: rejects an absolute exclude and a missing root", "[files]")
+TEST_CASE("checks::files::write_manifest: rejects an absolute exclude and a missing root",
+          "[files]")
 {
   testutil::TempDir dir;
   std::ostringstream out;
@@ -338,6 +383,7 @@ TEST_CASE("checks::files::write_manifest: rejects an absolute exclude and a miss
   CHECK(absolute.error().code == util::Errc::usage);
   const auto missing = checks::files::write_manifest(dir.path() / "nope", {}, out);
   REQUIRE_FALSE(missing);
-  CHECK(missing.error().message.ends_with("nope: cannot open the root directory: No such file or directory"));
+  CHECK(missing.error().message.ends_with(
+    "nope: cannot open the root directory: No such file or directory"));
   CHECK(out.str().empty());
 }

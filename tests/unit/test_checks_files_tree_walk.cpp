@@ -1,6 +1,6 @@
-#include <checks/files/tree_walk.hpp>
-
 #include "testutil.hpp"
+
+#include <checks/files/tree_walk.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -61,7 +61,8 @@ TEST_CASE("checks::files::walk_tree: records every type, sorted, with hashes", "
   REQUIRE(walk);
   CHECK(walk->problems.empty());
   CHECK_FALSE(walk->stopped);
-  CHECK(paths_of(*walk) == std::vector<std::string>{".", "a", "b", "b/c", "b/c/three", "b/two", "link", "pipe"});
+  CHECK(paths_of(*walk)
+        == std::vector<std::string>{".", "a", "b", "b/c", "b/c/three", "b/two", "link", "pipe"});
   CHECK(walk->hashed == 3);
 
   const auto* a = find(*walk, "a");
@@ -86,13 +87,15 @@ TEST_CASE("checks::files::walk_tree: records every type, sorted, with hashes", "
   CHECK(find(*walk, ".")->type == EntryType::dir);
 }
 
-TEST_CASE("checks::files::walk_tree: a symlink out of the root is recorded, never followed", "[files]")
+TEST_CASE("checks::files::walk_tree: a symlink out of the root is recorded, never followed",
+          "[files]")
 {
   testutil::TempDir dir;
   testutil::write_file(dir.path() / "outside" / "secret", "secret");
   testutil::write_file(dir.path() / "root" / "app", "app");
   std::filesystem::create_symlink(dir.path() / "outside", dir.path() / "root" / "escape");
-  std::filesystem::create_symlink(dir.path() / "outside" / "secret", dir.path() / "root" / "file-link");
+  std::filesystem::create_symlink(dir.path() / "outside" / "secret",
+                                  dir.path() / "root" / "file-link");
 
   const auto walk = checks::files::walk_tree(dir.path() / "root", hash_all());
   REQUIRE(walk);
@@ -116,7 +119,8 @@ TEST_CASE("checks::files::walk_tree: a symlinked root is followed", "[files]")
   CHECK(find(*walk, "index.html")->sha256 == util::sha256("42"));
 }
 
-TEST_CASE("checks::files::walk_tree: skip leaves out whole subtrees; want_sha256 chooses files", "[files]")
+TEST_CASE("checks::files::walk_tree: skip leaves out whole subtrees; want_sha256 chooses files",
+          "[files]")
 {
   testutil::TempDir dir;
   testutil::write_file(dir.path() / "keep" / "x", "x");
@@ -138,12 +142,14 @@ TEST_CASE("checks::files::walk_tree: skip leaves out whole subtrees; want_sha256
   CHECK(skip_asked == 4);
 }
 
-TEST_CASE("checks::files::walk_tree: many files over several workers all get their own digest", "[files]")
+TEST_CASE("checks::files::walk_tree: many files over several workers all get their own digest",
+          "[files]")
 {
   testutil::TempDir dir;
   for (int i = 0; i < 300; ++i) {
-    testutil::write_file(dir.path() / std::to_string(i % 7) / ("f" + std::to_string(i)),
-                         std::string(static_cast<std::size_t>(i) * 37, static_cast<char>('a' + i % 26)));
+    testutil::write_file(
+      dir.path() / std::to_string(i % 7) / ("f" + std::to_string(i)),
+      std::string(static_cast<std::size_t>(i) * 37, static_cast<char>('a' + i % 26)));
   }
   const auto walk = checks::files::walk_tree(dir.path(), hash_all(4));
   REQUIRE(walk);
@@ -152,7 +158,8 @@ TEST_CASE("checks::files::walk_tree: many files over several workers all get the
     const auto* entry = find(*walk, std::to_string(i % 7) + "/f" + std::to_string(i));
     REQUIRE(entry);
     CHECK(entry->sha256
-          == util::sha256(std::string(static_cast<std::size_t>(i) * 37, static_cast<char>('a' + i % 26))));
+          == util::sha256(
+            std::string(static_cast<std::size_t>(i) * 37, static_cast<char>('a' + i % 26))));
   }
 }
 
@@ -170,7 +177,8 @@ TEST_CASE("checks::files::walk_tree: a stop request ends the walk", "[files]")
   CHECK(walk->entries.size() == 1); // only the root
 }
 
-TEST_CASE("checks::files::walk_tree: an unreadable directory or file is a problem, not a crash", "[files]")
+TEST_CASE("checks::files::walk_tree: an unreadable directory or file is a problem, not a crash",
+          "[files]")
 {
   if (::geteuid() == 0) {
     WARN("root reads through chmod 000: tests/integration/files.bats covers this as nobody");
@@ -190,7 +198,8 @@ TEST_CASE("checks::files::walk_tree: an unreadable directory or file is a proble
   CHECK(walk->problems[1].message == "open: Permission denied");
 }
 
-TEST_CASE("checks::files::walk_tree: a path that vanishes or changes mid-walk is a problem", "[files]")
+TEST_CASE("checks::files::walk_tree: a path that vanishes or changes mid-walk is a problem",
+          "[files]")
 {
   testutil::TempDir temp;
   const auto root = temp.path() / "tree";
@@ -241,5 +250,7 @@ TEST_CASE("checks::files::walk_tree: a missing root is an error naming it", "[fi
   testutil::TempDir dir;
   const auto walk = checks::files::walk_tree(dir.path() / "nope", hash_all());
   REQUIRE_FALSE(walk);
-  CHECK(walk.error().message == (dir.path() / "nope").string() + ": cannot open the root directory: No such file or directory");
+  CHECK(walk.error().message
+        == (dir.path() / "nope").string()
+             + ": cannot open the root directory: No such file or directory");
 }

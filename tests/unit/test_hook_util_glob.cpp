@@ -1,8 +1,9 @@
-#include <hook/util/glob.hpp>
-
 #include "testutil.hpp"
 
-TEST_CASE("util::glob_match: a pattern without '/' matches the last component at any depth", "[files]")
+#include <hook/util/glob.hpp>
+
+TEST_CASE("util::glob_match: a pattern without '/' matches the last component at any depth",
+          "[files]")
 {
   CHECK(util::glob_match("*.log", "app.log"));
   CHECK(util::glob_match("*.log", "var/log/app.log"));

@@ -1,6 +1,6 @@
-#include <hook/util/sha256.hpp>
-
 #include "testutil.hpp"
+
+#include <hook/util/sha256.hpp>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -32,14 +32,18 @@ class OpenFile
 {
 public:
   explicit OpenFile(const std::filesystem::path& path, int flags = O_RDONLY)
-    : m_fd(::open(path.c_str(), flags | O_CLOEXEC))
+      : m_fd(::open(path.c_str(), flags | O_CLOEXEC))
   {
     REQUIRE(m_fd >= 0);
   }
   ~OpenFile() { ::close(m_fd); }
   OpenFile(const OpenFile&) = delete;
   OpenFile& operator=(const OpenFile&) = delete;
-  int fd() const { return m_fd; }
+  int
+  fd() const
+  {
+    return m_fd;
+  }
 
 private:
   int m_fd;
@@ -72,16 +76,16 @@ TEST_CASE("util::sha256_from_hex: round trip and rejects", "[files]")
   const auto parsed = util::sha256_from_hex(util::to_hex(digest));
   REQUIRE(parsed);
   CHECK(*parsed == digest);
-  const auto upper = util::sha256_from_hex(
-    "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD");
+  const auto upper =
+    util::sha256_from_hex("BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD");
   REQUIRE(upper);
   CHECK(*upper == digest);
   CHECK_FALSE(util::sha256_from_hex(""));
   CHECK_FALSE(util::sha256_from_hex("ba7816bf"));
-  CHECK_FALSE(util::sha256_from_hex(
-    "ga7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
-  CHECK_FALSE(util::sha256_from_hex(
-    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0"));
+  CHECK_FALSE(
+    util::sha256_from_hex("ga7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+  CHECK_FALSE(
+    util::sha256_from_hex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0"));
 }
 
 TEST_CASE("util::sha256_fd: a 1.5 MiB file matches sha256sum, whatever the buffer size", "[files]")
@@ -90,7 +94,8 @@ TEST_CASE("util::sha256_fd: a 1.5 MiB file matches sha256sum, whatever the buffe
   const auto path = dir.path() / "big.bin";
   testutil::write_file(path, pattern_content());
 
-  for (const std::size_t buffer_size : {std::size_t{256 * 1024}, std::size_t{4096}, std::size_t{7}}) {
+  for (const std::size_t buffer_size :
+       {std::size_t{256 * 1024}, std::size_t{4096}, std::size_t{7}}) {
     INFO("buffer " << buffer_size);
     std::vector<std::byte> buffer(buffer_size);
     const OpenFile file(path);

@@ -1,0 +1,185 @@
+#!/usr/bin/env bats
+# The files kind through the real binary: a release tree and its manifest from
+# `readygate manifest create`, then one kind of damage per test.
+
+load helpers
+
+setup() {
+  TREE="$BATS_TEST_TMPDIR/tree"
+  # var/ ships empty; what the app writes under it at run time is excluded by 'var/**'.
+  mkdir -p "$TREE/app/lib" "$TREE/public" "$TREE/var"
+  printf '<?php echo "hello";\n' >"$TREE/public/index.php"
+  printf 'lib code\n' >"$TREE/app/lib/util.php"
+  printf 'debug=false\n' >"$TREE/app/app.ini"
+  ln -s public "$TREE/web"
+  MANIFEST="$BATS_TEST_TMPDIR/files.manifest"
+  "$READYGATE" manifest create --root "$TREE" --exclude 'var/**' >"$MANIFEST"
+}
+
+teardown() {
+  stop_servers
+  if [ -n "${SHARED_DIR:-}" ]; then
+    rm -rf "$SHARED_DIR"
+  fi
+}
+
+files_config() {
+  printf '[[check]]\nid = "app-files"\nkind = "files"\nroot = "%s"\nmanifest = "%s"\n%s' \
+    "$TREE" "$MANIFEST" "${1:-}" | write_config
+}
+
+@test "files: the release tree passes (exit 0)" {
+  run "$READYGATE" check --config "$(files_config)"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"9 entries match the manifest (digest sha256:"* ]]
+}
+
+@test "files: runtime files under an excluded path are not extra" {
+  mkdir -p "$TREE/var/log"
+  echo started >"$TREE/var/log/app.log"
+  run "$READYGATE" check --config "$(files_config)"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
+@test "files: a missing file fails (exit 1) and is named" {
+  rm "$TREE/app/lib/util.php"
+  run "$READYGATE" check --config "$(files_config)"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"1 missing, 0 extra, 0 modified of 9 entries"* ]]
+  [[ "$output" == *"app/lib/util.php"*"missing"* ]]
+}
+
+@test "files: an extra file fails and is named; allow_extra lets it be" {
+  echo '<?php system($_GET["c"]);' >"$TREE/public/shell.php"
+  run "$READYGATE" check --config "$(files_config)"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"public/shell.php"* ]]
+  [[ "$output" == *"0 missing, 1 extra, 0 modified"* ]]
+
+  run "$READYGATE" check --config "$(files_config 'allow_extra = ["public/*.php"]')"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
+@test "files: modified content of the same size fails with both digests" {
+  printf 'lib CODE\n' >"$TREE/app/lib/util.php"
+  expected=$(printf 'lib code\n' | sha256sum | cut -d' ' -f1)
+  found=$(sha256sum "$TREE/app/lib/util.php" | cut -d' ' -f1)
+  run "$READYGATE" check --config "$(files_config)"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"app/lib/util.php"* ]]
+  [[ "$output" == *"$expected"* ]]
+  [[ "$output" == *"$found"* ]]
+}
+
+@test "files: a changed mode fails; ignore = [\"mode\"] accepts it" {
+  chmod 0600 "$TREE/app/app.ini"
+  run "$READYGATE" check --config "$(files_config)"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"app/app.ini"*"mode 0644"*"mode 0600"* ]]
+
+  run "$READYGATE" check --config "$(files_config 'ignore = ["mode"]')"
+  [ "$status" -eq 0 ]
+}
+
+@test "files: a swapped symlink target fails, reported by target and never followed" {
+  rm "$TREE/web"
+  ln -s /etc "$TREE/web"
+  run "$READYGATE" check --config "$(files_config)"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"web"*"symlink to public"*"symlink to /etc"* ]]
+  # Following it would have listed /etc's files as extras.
+  [[ "$output" == *"0 missing, 0 extra, 1 modified of 9 entries"* ]]
+}
+
+@test "files: --format json names the path" {
+  rm "$TREE/app/app.ini"
+  run "$READYGATE" check --config "$(files_config)" --format json
+  echo "$output"
+  [ "$status" -eq 1 ]
+  python3 - "$output" <<'PY'
+import json, sys
+report = json.loads(sys.argv[1])
+check = report["checks"][0]
+assert check["status"] == "fail", check
+assert {"subject": "app/app.ini", "expected": "present", "found": "missing"} in check["findings"], check
+PY
+}
+
+@test "files: an edited manifest is an error (exit 2)" {
+  sed -i 's/ 0644 / 0666 /' "$MANIFEST"
+  run "$READYGATE" check --config "$(files_config)"
+  echo "$output"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"digest mismatch"* ]]
+}
+
+@test "files: a missing manifest is an error (exit 2) naming it" {
+  rm "$MANIFEST"
+  run "$READYGATE" check --config "$(files_config)"
+  echo "$output"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"$MANIFEST"* ]]
+}
+
+@test "files: manifest_sha256 pins the manifest; another one fails" {
+  digest=$(sed -n 's/^#digest //p' "$MANIFEST")
+  run "$READYGATE" check --config "$(files_config "manifest_sha256 = \"$digest\"")"
+  echo "$output"
+  [ "$status" -eq 0 ]
+
+  other=sha256:$(printf x | sha256sum | cut -d' ' -f1)
+  run "$READYGATE" check --config "$(files_config "manifest_sha256 = \"$other\"")"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"$other"* ]]
+}
+
+@test "files: an unknown key is a config error (exit 78)" {
+  run "$READYGATE" check --config "$(files_config 'ignores = ["owner"]')"
+  echo "$output"
+  [ "$status" -eq 78 ]
+  [[ "$output" == *"ignores"* ]]
+}
+
+@test "files: an unreadable file is an error (exit 2) naming it" {
+  # Root reads through chmod 000, so as root the check runs as nobody over a tree made readable
+  # for it except the one file.
+  SHARED_DIR=$(mktemp -d /tmp/readygate-files-XXXXXX)
+  chmod 0755 "$SHARED_DIR"
+  cp -a "$TREE" "$SHARED_DIR/tree"
+  TREE="$SHARED_DIR/tree"
+  MANIFEST="$SHARED_DIR/files.manifest"
+  "$READYGATE" manifest create --root "$TREE" >"$MANIFEST"
+  chmod -R a+rX "$SHARED_DIR"
+  chmod 000 "$TREE/app/app.ini"
+  files_config 'ignore = ["owner"]' >/dev/null
+  cp "$BATS_TEST_TMPDIR/readygate.toml" "$SHARED_DIR/readygate.toml"
+  chmod 0644 "$SHARED_DIR/readygate.toml"
+  if [ "$(id -u)" -eq 0 ]; then
+    run setpriv --reuid=65534 --regid=65534 --clear-groups \
+      "$READYGATE" check --config "$SHARED_DIR/readygate.toml"
+  else
+    run "$READYGATE" check --config "$SHARED_DIR/readygate.toml"
+  fi
+  echo "$output"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"app/app.ini"*"Permission denied"* ]]
+  [[ "$output" == *"1 path could not be read"* ]]
+}
+
+@test "files: a symlinked root is followed" {
+  mkdir -p "$BATS_TEST_TMPDIR/releases"
+  mv "$TREE" "$BATS_TEST_TMPDIR/releases/42"
+  ln -s releases/42 "$TREE"
+  run "$READYGATE" check --config "$(files_config)"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
