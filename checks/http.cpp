@@ -16,13 +16,31 @@ namespace checks {
 namespace {
 
 constexpr std::array<std::string_view, 13> k_http_keys = {
-  "url", "method", "headers", "body", "unix_socket", "status", "body_contains", "body_matches",
-  "expect_headers", "tls_verify", "ca_file", "follow_redirects", "body_limit",
+  "url",
+  "method",
+  "headers",
+  "body",
+  "unix_socket",
+  "status",
+  "body_contains",
+  "body_matches",
+  "expect_headers",
+  "tls_verify",
+  "ca_file",
+  "follow_redirects",
+  "body_limit",
 };
 
 // Keys that mean nothing for a file:// URL; setting one is a config error, not silently ignored.
 constexpr std::array<std::string_view, 8> k_request_only_keys = {
-  "method", "headers", "body", "unix_socket", "status", "tls_verify", "ca_file", "follow_redirects",
+  "method",
+  "headers",
+  "body",
+  "unix_socket",
+  "status",
+  "tls_verify",
+  "ca_file",
+  "follow_redirects",
 };
 
 constexpr std::size_t k_excerpt_length = 200;
@@ -44,7 +62,8 @@ is_token(std::string_view text)
 {
   constexpr std::string_view k_extra = "!#$%&'*+-.^_`|~";
   return !text.empty() && std::all_of(text.begin(), text.end(), [&](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) != 0 || k_extra.find(c) != std::string_view::npos;
+    return std::isalnum(static_cast<unsigned char>(c)) != 0
+           || k_extra.find(c) != std::string_view::npos;
   });
 }
 
@@ -106,8 +125,9 @@ compile(const std::string& pattern)
   try {
     return boost::regex(pattern, boost::regex::perl);
   } catch (const boost::regex_error& error) {
-    return util::make_error(util::Errc::config,
-                            fmt::format("invalid regular expression \"{}\": {}", pattern, error.what()));
+    return util::make_error(
+      util::Errc::config,
+      fmt::format("invalid regular expression \"{}\": {}", pattern, error.what()));
   }
 }
 
@@ -122,7 +142,8 @@ summary_of(const hook::Finding& finding)
                        verb == "contains" ? "contain" : "match",
                        finding.expected.substr(space));
   }
-  return fmt::format("{} is \"{}\", expected \"{}\"", finding.subject, finding.found, finding.expected);
+  return fmt::format(
+    "{} is \"{}\", expected \"{}\"", finding.subject, finding.found, finding.expected);
 }
 
 std::string
@@ -136,9 +157,8 @@ class HttpCheck final : public hook::Check
 {
 public:
   explicit HttpCheck(HttpSpec spec)
-    : m_spec(std::move(spec))
-  {
-  }
+      : m_spec(std::move(spec))
+  {}
 
   hook::CheckResult
   run(const hook::CheckContext& ctx) const override
@@ -146,9 +166,17 @@ public:
     if (ctx.services.http == nullptr) {
       return hook::CheckResult::error("no HTTP client was given to the check");
     }
-    const auto response = ctx.services.http->perform(http_request_for(m_spec, ctx.time_left(), ctx.stop));
+    const auto response =
+      ctx.services.http->perform(http_request_for(m_spec, ctx.time_left(), ctx.stop));
     if (!response) {
       return evaluate_http_error(m_spec, response.error());
+    }
+    std::error_code ignored;
+    if (m_spec.is_file && std::filesystem::is_directory(m_spec.file_path, ignored)) {
+      // libcurl reads a directory as an empty file; the release expects a file there.
+      return hook::CheckResult::fail(
+        fmt::format("{}: a directory, expected a file", m_spec.file_path.string()),
+        {{m_spec.file_path.string(), "a file", "a directory"}});
     }
     return evaluate_http(m_spec, *response);
   }
@@ -176,7 +204,9 @@ parse_http(const config::CheckSpec& check_spec)
     return reader.error_at("url", parts.error().message);
   }
   if (parts->scheme != "http" && parts->scheme != "https" && parts->scheme != "file") {
-    return reader.error_at("url", fmt::format("expected an http, https or file URL, found scheme \"{}\"", parts->scheme));
+    return reader.error_at(
+      "url",
+      fmt::format("expected an http, https or file URL, found scheme \"{}\"", parts->scheme));
   }
   if (parts->has_userinfo) {
     return reader.error_at("url",
@@ -186,7 +216,8 @@ parse_http(const config::CheckSpec& check_spec)
   spec.is_file = parts->scheme == "file";
   if (spec.is_file) {
     if (!parts->host.empty() && parts->host != "localhost") {
-      return reader.error_at("url", fmt::format("a file URL names a local file, found host \"{}\"", parts->host));
+      return reader.error_at(
+        "url", fmt::format("a file URL names a local file, found host \"{}\"", parts->host));
     }
     for (const auto key : k_request_only_keys) {
       if (check_spec.params.contains(key)) {
@@ -248,7 +279,8 @@ parse_http(const config::CheckSpec& check_spec)
     spec.ca_file = ca_file->string();
   }
   RG_TRY_ASSIGN(const auto follow, reader.optional_bool("follow_redirects"));
-  spec.follow_redirects = follow.value_or(false) ? util::FollowRedirects::yes : util::FollowRedirects::no;
+  spec.follow_redirects =
+    follow.value_or(false) ? util::FollowRedirects::yes : util::FollowRedirects::no;
   RG_TRY_ASSIGN(const auto body_limit, reader.optional_integer("body_limit", 1, k_max_body_limit));
   if (body_limit) {
     spec.body_limit = static_cast<std::size_t>(*body_limit);
@@ -286,8 +318,10 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
 {
   std::vector<hook::Finding> findings;
   if (!spec.is_file
-      && std::find(spec.statuses.begin(), spec.statuses.end(), response.status) == spec.statuses.end()) {
-    findings.push_back({"status", describe_statuses(spec.statuses), std::to_string(response.status)});
+      && std::find(spec.statuses.begin(), spec.statuses.end(), response.status)
+           == spec.statuses.end()) {
+    findings.push_back(
+      {"status", describe_statuses(spec.statuses), std::to_string(response.status)});
   }
   for (const auto& [name, expected] : spec.expect_headers) {
     std::vector<std::string_view> values;
@@ -297,21 +331,24 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
       }
     }
     if (std::find(values.begin(), values.end(), expected) == values.end()) {
-      findings.push_back({"header " + name,
-                          expected,
-                          values.empty() ? std::string("(missing)") : fmt::format("{}", fmt::join(values, ", "))});
+      findings.push_back(
+        {"header " + name,
+         expected,
+         values.empty() ? std::string("(missing)") : fmt::format("{}", fmt::join(values, ", "))});
     }
   }
   const auto non_body_findings = findings.size();
   for (const auto& needle : spec.body_contains) {
     if (response.body.find(needle) == std::string::npos) {
-      findings.push_back({"body", fmt::format("contains \"{}\"", escaped(needle, true)), excerpt(response.body)});
+      findings.push_back(
+        {"body", fmt::format("contains \"{}\"", escaped(needle, true)), excerpt(response.body)});
     }
   }
   for (const auto& pattern : spec.body_matches) {
     auto compiled = compile(pattern);
     if (!compiled) {
-      return hook::CheckResult::error(fmt::format("{}: {}", request_line(spec), compiled.error().message));
+      return hook::CheckResult::error(
+        fmt::format("{}: {}", request_line(spec), compiled.error().message));
     }
     bool matched = false;
     try {
@@ -329,8 +366,8 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
   const auto what = request_line(spec);
   if (findings.empty()) {
     if (spec.is_file) {
-      return hook::CheckResult::pass(
-        fmt::format("{}: {} bytes read in {} ms", what, response.body.size(), response.duration.count()));
+      return hook::CheckResult::pass(fmt::format(
+        "{}: {} bytes read in {} ms", what, response.body.size(), response.duration.count()));
     }
     return hook::CheckResult::pass(
       fmt::format("{}: {} in {} ms", what, response.status, response.duration.count()));
@@ -360,16 +397,17 @@ evaluate_http_error(const HttpSpec& spec, const util::Error& error)
       if (detail.starts_with(": ")) {
         detail.erase(0, 2);
       }
-      return hook::CheckResult::fail(
-        error.message, {{"tls certificate", "one that verifies", std::move(detail)}});
+      return hook::CheckResult::fail(error.message,
+                                     {{"tls certificate", "one that verifies", std::move(detail)}});
     }
   }
   if (error.code == util::Errc::io && spec.is_file) {
     std::error_code ignored;
     const auto state = std::filesystem::status(spec.file_path, ignored);
     if (state.type() == std::filesystem::file_type::not_found) {
-      return hook::CheckResult::fail(fmt::format("{}: the file does not exist", spec.file_path.string()),
-                                     {{spec.file_path.string(), "exists", "missing"}});
+      return hook::CheckResult::fail(
+        fmt::format("{}: the file does not exist", spec.file_path.string()),
+        {{spec.file_path.string(), "exists", "missing"}});
     }
   }
   return hook::CheckResult::from_error(error);

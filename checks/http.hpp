@@ -6,7 +6,7 @@
 //   fail   an answer came and differs: another status, a header missing or different, the body
 //          without an expected string or pattern; a server whose TLS certificate does not verify
 //          (it answered, with the wrong identity: expired, self-signed, another name); a
-//          file:// URL whose file does not exist
+//          file:// URL whose file does not exist or is a directory
 //   error  no answer: connection refused, timeout, name not resolved, connection reset, an
 //          unreadable file; also a body longer than `body_limit` whose kept part lacks an
 //          expected string (the rest could not be looked at)
@@ -47,16 +47,16 @@ namespace checks {
 struct HttpSpec
 {
   std::string url;
-  bool is_file = false;             // a file:// URL: no status, no request options
-  std::filesystem::path file_path;  // the file a file:// URL names
+  bool is_file = false;            // a file:// URL: no status, no request options
+  std::filesystem::path file_path; // the file a file:// URL names
   std::string method = "GET";
   util::HeaderList headers;
   std::string body;
   std::optional<std::string> unix_socket;
-  std::vector<long> statuses;       // any of them passes; empty for file:// URLs
+  std::vector<long> statuses; // any of them passes; empty for file:// URLs
   std::vector<std::string> body_contains;
   std::vector<std::string> body_matches; // validated regular expressions
-  util::HeaderList expect_headers;  // names lowercased; values compared exactly
+  util::HeaderList expect_headers;       // names lowercased; values compared exactly
   util::TlsVerify tls_verify = util::TlsVerify::yes;
   std::optional<std::string> ca_file;
   util::FollowRedirects follow_redirects = util::FollowRedirects::no;
@@ -70,9 +70,8 @@ util::Result<std::unique_ptr<hook::Check>> create_http_check(const config::Check
 util::Result<HttpSpec> parse_http(const config::CheckSpec& spec);
 
 // Return the request the check sends for `spec`, with `timeout` and `stop`.
-util::HttpRequest http_request_for(const HttpSpec& spec,
-                                   std::chrono::milliseconds timeout,
-                                   std::stop_token stop);
+util::HttpRequest
+http_request_for(const HttpSpec& spec, std::chrono::milliseconds timeout, std::stop_token stop);
 
 // Judge `response`, the answer to the request of `spec`.
 hook::CheckResult evaluate_http(const HttpSpec& spec, const util::HttpResponse& response);

@@ -12,15 +12,15 @@ class TcpCheck final : public hook::Check
 {
 public:
   explicit TcpCheck(TcpSpec spec)
-    : m_spec(std::move(spec))
-  {
-  }
+      : m_spec(std::move(spec))
+  {}
 
   hook::CheckResult
   run(const hook::CheckContext& ctx) const override
   {
-    return evaluate_tcp(m_spec,
-                        util::tcp_connect(m_spec.address.host, m_spec.address.port, ctx.time_left(), ctx.stop));
+    return evaluate_tcp(
+      m_spec,
+      util::tcp_connect(m_spec.address.host, m_spec.address.port, ctx.time_left(), ctx.stop));
   }
 
 private:
@@ -56,8 +56,8 @@ evaluate_tcp(const TcpSpec& spec, const util::Result<std::chrono::milliseconds>&
   if (!connected) {
     return hook::CheckResult::from_error(connected.error());
   }
-  return hook::CheckResult::pass(
-    fmt::format("{}: connected in {} ms", util::format_host_port(spec.address), connected->count()));
+  return hook::CheckResult::pass(fmt::format(
+    "{}: connected in {} ms", util::format_host_port(spec.address), connected->count()));
 }
 
 } // namespace checks

@@ -38,6 +38,7 @@ util::Result<std::unique_ptr<hook::Check>> create_tcp_check(const config::CheckS
 util::Result<TcpSpec> parse_tcp(const config::CheckSpec& spec);
 
 // Judge `connected`, the outcome of connecting to the address of `spec` (the connect time).
-hook::CheckResult evaluate_tcp(const TcpSpec& spec, const util::Result<std::chrono::milliseconds>& connected);
+hook::CheckResult evaluate_tcp(const TcpSpec& spec,
+                               const util::Result<std::chrono::milliseconds>& connected);
 
 } // namespace checks

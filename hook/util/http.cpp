@@ -26,19 +26,35 @@ constexpr int k_poll_interval_ms = 1000;
 
 struct EasyDeleter
 {
-  void operator()(CURL* handle) const { curl_easy_cleanup(handle); }
+  void
+  operator()(CURL* handle) const
+  {
+    curl_easy_cleanup(handle);
+  }
 };
 struct MultiDeleter
 {
-  void operator()(CURLM* handle) const { curl_multi_cleanup(handle); }
+  void
+  operator()(CURLM* handle) const
+  {
+    curl_multi_cleanup(handle);
+  }
 };
 struct SlistDeleter
 {
-  void operator()(curl_slist* list) const { curl_slist_free_all(list); }
+  void
+  operator()(curl_slist* list) const
+  {
+    curl_slist_free_all(list);
+  }
 };
 struct UrlDeleter
 {
-  void operator()(CURLU* handle) const { curl_url_cleanup(handle); }
+  void
+  operator()(CURLU* handle) const
+  {
+    curl_url_cleanup(handle);
+  }
 };
 using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
 using MultiHandle = std::unique_ptr<CURLM, MultiDeleter>;
@@ -50,10 +66,9 @@ class Attachment
 {
 public:
   Attachment(CURLM* multi, CURL* easy)
-    : m_multi(multi)
-    , m_easy(easy)
-  {
-  }
+      : m_multi(multi),
+        m_easy(easy)
+  {}
   ~Attachment() { curl_multi_remove_handle(m_multi, m_easy); }
   Attachment(const Attachment&) = delete;
   Attachment& operator=(const Attachment&) = delete;
@@ -98,7 +113,8 @@ on_body(char* data, std::size_t size, std::size_t count, void* user)
   auto* transfer = static_cast<Transfer*>(user);
   const std::size_t bytes = size * count;
   auto& body = transfer->response.body;
-  const std::size_t room = transfer->body_limit > body.size() ? transfer->body_limit - body.size() : 0;
+  const std::size_t room =
+    transfer->body_limit > body.size() ? transfer->body_limit - body.size() : 0;
   body.append(data, std::min(room, bytes));
   if (bytes > room) {
     // Keep reading (and discarding) so the server sees a normal transfer.
@@ -138,7 +154,8 @@ on_header(char* data, std::size_t size, std::size_t count, void* user)
   if (line.empty() || colon == std::string_view::npos || colon == 0) {
     return bytes;
   }
-  headers.emplace_back(to_lower(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+  headers.emplace_back(to_lower(trim(line.substr(0, colon))),
+                       std::string(trim(line.substr(colon + 1))));
   return bytes;
 }
 
@@ -233,7 +250,9 @@ parse_url(std::string_view url)
   const std::string text(url);
   const auto parsed = curl_url_set(handle.get(), CURLUPART_URL, text.c_str(), 0);
   if (parsed != CURLUE_OK) {
-    return make_error(Errc::config, fmt::format("malformed URL: {}", describe(CURLE_OK, curl_url_strerror(parsed), {})));
+    return make_error(
+      Errc::config,
+      fmt::format("malformed URL: {}", describe(CURLE_OK, curl_url_strerror(parsed), {})));
   }
   UrlParts parts;
   parts.scheme = to_lower(url_part(handle.get(), CURLUPART_SCHEME, 0));
@@ -257,14 +276,16 @@ redact_url(std::string_view url)
   }
   const auto authority_start = scheme_end + 3;
   const auto authority_end = url.find_first_of("/?#", authority_start);
-  const auto authority = url.substr(authority_start,
-                                    authority_end == std::string_view::npos ? std::string_view::npos
-                                                                            : authority_end - authority_start);
+  const auto authority =
+    url.substr(authority_start,
+               authority_end == std::string_view::npos ? std::string_view::npos
+                                                       : authority_end - authority_start);
   const auto at = authority.rfind('@');
   if (at == std::string_view::npos) {
     return std::string(url);
   }
-  return std::string(url.substr(0, authority_start)) + std::string(url.substr(authority_start + at + 1));
+  return std::string(url.substr(0, authority_start))
+         + std::string(url.substr(authority_start + at + 1));
 }
 
 void
@@ -295,7 +316,8 @@ CurlHttpClient::perform(const HttpRequest& request)
   EasyHandle easy(curl_easy_init());
   MultiHandle multi(curl_multi_init());
   if (!easy || !multi) {
-    return make_error(Errc::internal, fmt::format("{}: libcurl could not allocate a handle", shown_url));
+    return make_error(Errc::internal,
+                      fmt::format("{}: libcurl could not allocate a handle", shown_url));
   }
   CURL* handle = easy.get();
   Transfer transfer;
@@ -378,7 +400,8 @@ CurlHttpClient::perform(const HttpRequest& request)
   // The multi interface, so a stop request wakes the wait at once instead of at the next
   // progress callback (which libcurl may call only once a second on an idle connection).
   if (curl_multi_add_handle(multi.get(), handle) != CURLM_OK) {
-    return make_error(Errc::internal, fmt::format("{}: libcurl could not start the transfer", shown_url));
+    return make_error(Errc::internal,
+                      fmt::format("{}: libcurl could not start the transfer", shown_url));
   }
   const Attachment attachment(multi.get(), handle);
   CURLM* waker = multi.get();
@@ -413,10 +436,11 @@ CurlHttpClient::perform(const HttpRequest& request)
   if (result != CURLE_OK) {
     auto detail = describe(result, error_buffer.data(), request.user_password);
     long os_errno = 0;
-    if (result == CURLE_COULDNT_CONNECT && curl_easy_getinfo(handle, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK
-        && os_errno != 0) {
+    if (result == CURLE_COULDNT_CONNECT
+        && curl_easy_getinfo(handle, CURLINFO_OS_ERRNO, &os_errno) == CURLE_OK && os_errno != 0) {
       // "Couldn't connect to server" alone hides whether it was refused or unreachable.
-      detail += fmt::format(" ({})", describe(CURLE_OK, std::strerror(static_cast<int>(os_errno)), {}));
+      detail +=
+        fmt::format(" ({})", describe(CURLE_OK, std::strerror(static_cast<int>(os_errno)), {}));
     }
     if (result == CURLE_PEER_FAILED_VERIFICATION) {
       detail = fmt::format("{}: {}", k_tls_verification_failed, detail);

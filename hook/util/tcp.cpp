@@ -28,7 +28,11 @@ constexpr int k_poll_slice_ms = 50;
 
 struct AddrinfoDeleter
 {
-  void operator()(addrinfo* list) const { freeaddrinfo(list); }
+  void
+  operator()(addrinfo* list) const
+  {
+    freeaddrinfo(list);
+  }
 };
 using AddrinfoList = std::unique_ptr<addrinfo, AddrinfoDeleter>;
 
@@ -36,9 +40,8 @@ class Socket
 {
 public:
   explicit Socket(int fd)
-    : m_fd(fd)
-  {
-  }
+      : m_fd(fd)
+  {}
   ~Socket()
   {
     if (m_fd >= 0) {
@@ -47,7 +50,11 @@ public:
   }
   Socket(const Socket&) = delete;
   Socket& operator=(const Socket&) = delete;
-  int fd() const { return m_fd; }
+  int
+  fd() const
+  {
+    return m_fd;
+  }
 
 private:
   int m_fd;
@@ -92,7 +99,8 @@ resolve(const std::string& host,
     return AddrinfoList(found);
   }
   if (numeric != EAI_NONAME) {
-    return make_error(Errc::network, fmt::format("{}: {}", shown, lowercase_first(gai_strerror(numeric))));
+    return make_error(Errc::network,
+                      fmt::format("{}: {}", shown, lowercase_first(gai_strerror(numeric))));
   }
 
   auto resolution = std::make_shared<Resolution>();
@@ -129,9 +137,13 @@ enum class Attempt { connected, failed, timed_out, cancelled };
 
 // Connect to one address; on failure put the errno into `error_number`.
 Attempt
-connect_one(const addrinfo& address, Clock::time_point deadline, const std::stop_token& stop, int& error_number)
+connect_one(const addrinfo& address,
+            Clock::time_point deadline,
+            const std::stop_token& stop,
+            int& error_number)
 {
-  const Socket socket(::socket(address.ai_family, address.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, address.ai_protocol));
+  const Socket socket(::socket(
+    address.ai_family, address.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, address.ai_protocol));
   if (socket.fd() < 0) {
     error_number = errno;
     return Attempt::failed;
@@ -152,7 +164,8 @@ connect_one(const addrinfo& address, Clock::time_point deadline, const std::stop
       return Attempt::timed_out;
     }
     pollfd watched{socket.fd(), POLLOUT, 0};
-    const int slice = static_cast<int>(std::min<std::chrono::milliseconds::rep>(left.count(), k_poll_slice_ms));
+    const int slice =
+      static_cast<int>(std::min<std::chrono::milliseconds::rep>(left.count(), k_poll_slice_ms));
     const int ready = ::poll(&watched, 1, slice);
     if (ready < 0 && errno != EINTR) {
       error_number = errno;
@@ -195,8 +208,9 @@ parse_host_port(std::string_view text)
     }
     address.host = std::string(text.substr(0, colon));
     if (address.host.find(':') != std::string::npos) {
-      return make_error(Errc::config,
-                        fmt::format("\"{}\": write an IPv6 address in brackets, as \"[::1]:80\"", text));
+      return make_error(
+        Errc::config,
+        fmt::format("\"{}\": write an IPv6 address in brackets, as \"[::1]:80\"", text));
     }
     port_text = text.substr(colon + 1);
   }
@@ -206,7 +220,8 @@ parse_host_port(std::string_view text)
   unsigned value = 0;
   const auto* end = port_text.data() + port_text.size();
   const auto [stopped_at, status] = std::from_chars(port_text.data(), end, value);
-  if (port_text.empty() || status != std::errc() || stopped_at != end || value < 1 || value > 65535) {
+  if (port_text.empty() || status != std::errc() || stopped_at != end || value < 1
+      || value > 65535) {
     return make_error(Errc::config, fmt::format("\"{}\": expected a port from 1 to 65535", text));
   }
   address.port = static_cast<std::uint16_t>(value);
@@ -216,12 +231,16 @@ parse_host_port(std::string_view text)
 std::string
 format_host_port(const HostPort& address)
 {
-  return address.host.find(':') != std::string::npos ? fmt::format("[{}]:{}", address.host, address.port)
-                                                      : fmt::format("{}:{}", address.host, address.port);
+  return address.host.find(':') != std::string::npos
+           ? fmt::format("[{}]:{}", address.host, address.port)
+           : fmt::format("{}:{}", address.host, address.port);
 }
 
 Result<std::chrono::milliseconds>
-tcp_connect(const std::string& host, std::uint16_t port, std::chrono::milliseconds timeout, std::stop_token stop)
+tcp_connect(const std::string& host,
+            std::uint16_t port,
+            std::chrono::milliseconds timeout,
+            std::stop_token stop)
 {
   const auto started = Clock::now();
   const auto deadline = started + timeout;
@@ -239,7 +258,8 @@ tcp_connect(const std::string& host, std::uint16_t port, std::chrono::millisecon
     case Attempt::cancelled:
       return make_error(Errc::cancelled, fmt::format("{}: cancelled", shown));
     case Attempt::timed_out:
-      return make_error(Errc::timeout, fmt::format("{}: no connection within {}", shown, format_duration(timeout)));
+      return make_error(
+        Errc::timeout, fmt::format("{}: no connection within {}", shown, format_duration(timeout)));
     case Attempt::failed:
       break;
     }

@@ -41,7 +41,8 @@ require_config_error(std::string_view keys, std::string_view key, std::string_vi
   REQUIRE_FALSE(spec);
   CHECK(spec.error().code == util::Errc::config);
   CHECK_THAT(spec.error().message,
-             Catch::StartsWith("test.toml:") && Catch::Contains(fmt::format("check \"api\" (http): key \"{}\": ", key))
+             Catch::StartsWith("test.toml:")
+               && Catch::Contains(fmt::format("check \"api\" (http): key \"{}\": ", key))
                && Catch::Contains(std::string(detail)));
 }
 
@@ -61,9 +62,8 @@ class FakeHttpClient final : public util::HttpClient
 {
 public:
   explicit FakeHttpClient(util::Result<util::HttpResponse> outcome)
-    : m_outcome(std::move(outcome))
-  {
-  }
+      : m_outcome(std::move(outcome))
+  {}
   util::Result<util::HttpResponse>
   perform(const util::HttpRequest& request) override
   {
@@ -71,7 +71,8 @@ public:
     m_requests.push_back(request);
     return m_outcome;
   }
-  std::vector<util::HttpRequest> requests() const
+  std::vector<util::HttpRequest>
+  requests() const
   {
     const std::lock_guard lock(m_mutex);
     return m_requests;
@@ -148,28 +149,41 @@ body_contains = "1.2.3")");
   CHECK(spec.file_path == "/srv/app/VERSION");
   CHECK(spec.statuses.empty());
 
-  require_config_error("url = \"file:///srv/app/VERSION\"\nstatus = 200", "status", "not applicable to a file:// URL");
-  require_config_error("url = \"file:///srv/app/VERSION\"\nmethod = \"POST\"", "method", "not applicable");
+  require_config_error(
+    "url = \"file:///srv/app/VERSION\"\nstatus = 200", "status", "not applicable to a file:// URL");
+  require_config_error(
+    "url = \"file:///srv/app/VERSION\"\nmethod = \"POST\"", "method", "not applicable");
   require_config_error("url = \"file://otherhost/srv/VERSION\"", "url", "malformed URL");
 }
 
 TEST_CASE("checks::parse_http: bad values are config errors naming their key", "[http]")
 {
-  require_config_error(R"(url = "ftp://127.0.0.1/x")", "url", "expected an http, https or file URL");
-  require_config_error(R"(url = "http://user:secret@127.0.0.1/x")", "url", "credentials in the URL are not allowed");
+  require_config_error(
+    R"(url = "ftp://127.0.0.1/x")", "url", "expected an http, https or file URL");
+  require_config_error(
+    R"(url = "http://user:secret@127.0.0.1/x")", "url", "credentials in the URL are not allowed");
   require_config_error(R"(url = "http://exa mple.com/")", "url", "malformed URL");
   require_config_error(R"(url = 8080)", "url", "expected a string");
-  require_config_error("url = \"http://h/\"\nstatus = 600", "status", "expected an integer from 100 to 599");
+  require_config_error(
+    "url = \"http://h/\"\nstatus = 600", "status", "expected an integer from 100 to 599");
   require_config_error("url = \"http://h/\"\nstatus = \"200\"", "status", "expected an integer");
-  require_config_error("url = \"http://h/\"\nstatus = [200, \"x\"]", "status", "expected an integer");
-  require_config_error("url = \"http://h/\"\nbody_matches = [\"ok\", \"v(1\"]", "body_matches",
+  require_config_error(
+    "url = \"http://h/\"\nstatus = [200, \"x\"]", "status", "expected an integer");
+  require_config_error("url = \"http://h/\"\nbody_matches = [\"ok\", \"v(1\"]",
+                       "body_matches",
                        "invalid regular expression \"v(1\"");
-  require_config_error("url = \"http://h/\"\nmethod = \"GET /\"", "method", "is not an HTTP method");
-  require_config_error("url = \"http://h/\"\nheaders = { \"Bad Name\" = \"x\" }", "headers", "is not a header name");
-  require_config_error("url = \"http://h/\"\nheaders = { X = \"a\\r\\nInjected: 1\" }", "headers", "line break");
-  require_config_error("url = \"http://h/\"\nheaders = { X = 1 }", "headers", "expected a table of strings");
-  require_config_error("url = \"http://h/\"\nbody_limit = 0", "body_limit", "expected an integer from 1");
-  require_config_error("url = \"http://h/\"\ntls_verify = \"no\"", "tls_verify", "expected true or false");
+  require_config_error(
+    "url = \"http://h/\"\nmethod = \"GET /\"", "method", "is not an HTTP method");
+  require_config_error(
+    "url = \"http://h/\"\nheaders = { \"Bad Name\" = \"x\" }", "headers", "is not a header name");
+  require_config_error(
+    "url = \"http://h/\"\nheaders = { X = \"a\\r\\nInjected: 1\" }", "headers", "line break");
+  require_config_error(
+    "url = \"http://h/\"\nheaders = { X = 1 }", "headers", "expected a table of strings");
+  require_config_error(
+    "url = \"http://h/\"\nbody_limit = 0", "body_limit", "expected an integer from 1");
+  require_config_error(
+    "url = \"http://h/\"\ntls_verify = \"no\"", "tls_verify", "expected true or false");
 
   const auto missing = parse(R"(method = "GET")");
   REQUIRE_FALSE(missing);
@@ -181,7 +195,8 @@ TEST_CASE("checks::parse_http: an unknown key is rejected first, with the known 
   const auto spec = parse("sttaus = 200"); // no url either: the typo is what gets reported
   REQUIRE_FALSE(spec);
   CHECK(spec.error().code == util::Errc::config);
-  CHECK_THAT(spec.error().message, Catch::Contains("unknown key \"sttaus\"") && Catch::Contains("status"));
+  CHECK_THAT(spec.error().message,
+             Catch::Contains("unknown key \"sttaus\"") && Catch::Contains("status"));
 }
 
 TEST_CASE("checks::evaluate_http: the expected answer passes", "[http]")
@@ -193,7 +208,10 @@ body_contains = "1.2.3"
 body_matches = '"version": "\d+\.\d+\.\d+"'
 expect_headers = { Content-Type = "application/json" })");
   const auto result = checks::evaluate_http(
-    spec, answer(204, R"({"version": "1.2.3"})", {{"content-type", "text/html"}, {"content-type", "application/json"}}));
+    spec,
+    answer(204,
+           R"({"version": "1.2.3"})",
+           {{"content-type", "text/html"}, {"content-type", "application/json"}}));
   INFO(result.message);
   CHECK(result.status == Status::pass);
   CHECK(result.findings.empty());
@@ -211,13 +229,15 @@ TEST_CASE("checks::evaluate_http: another status is a fail with expected and fou
   CHECK(result.findings[0].found == "503");
   CHECK(result.message == "GET http://127.0.0.1/health: status is \"503\", expected \"200\"");
 
-  const auto several = checks::evaluate_http(parsed("url = \"http://h/\"\nstatus = [200, 204]"), answer(500, ""));
+  const auto several =
+    checks::evaluate_http(parsed("url = \"http://h/\"\nstatus = [200, 204]"), answer(500, ""));
   REQUIRE(several.findings.size() == 1);
   CHECK(several.findings[0].expected == "200 or 204");
 }
 
-TEST_CASE("checks::evaluate_http: a body without the expected text is a fail showing an escaped excerpt",
-          "[http]")
+TEST_CASE(
+  "checks::evaluate_http: a body without the expected text is a fail showing an escaped excerpt",
+  "[http]")
 {
   const auto spec = parsed(R"(
 url = "http://h/version"
@@ -231,7 +251,8 @@ body_matches = "^build [0-9]+$")");
   CHECK(result.findings[0].expected == "contains \"v1.2.3\"");
   CHECK(result.findings[0].found == "v1.2.2\\tok\\n\\x01" + std::string(200 - 11, 'y') + "...");
   CHECK(result.findings[1].expected == "matches /^build [0-9]+$/");
-  CHECK(result.message == "GET http://h/version: the body does not contain \"v1.2.3\" (and 1 more)");
+  CHECK(result.message
+        == "GET http://h/version: the body does not contain \"v1.2.3\" (and 1 more)");
 
   // The expected text is shown escaped, as it would be written in a TOML basic string.
   const auto quoted = checks::evaluate_http(parsed(R"(
@@ -243,13 +264,15 @@ body_contains = '"version": "1.2.3"')"),
   CHECK(quoted.findings[0].found == R"({"version": "1.0.0"})");
 }
 
-TEST_CASE("checks::evaluate_http: expected headers are matched by name case-insensitively, value exactly",
-          "[http]")
+TEST_CASE(
+  "checks::evaluate_http: expected headers are matched by name case-insensitively, value exactly",
+  "[http]")
 {
   const auto spec = parsed(R"(
 url = "http://h/"
 expect_headers = { "Content-Type" = "application/json", "X-Release" = "1.2.3" })");
-  const auto result = checks::evaluate_http(spec, answer(200, "{}", {{"content-type", "text/html; charset=utf-8"}}));
+  const auto result =
+    checks::evaluate_http(spec, answer(200, "{}", {{"content-type", "text/html; charset=utf-8"}}));
   CHECK(result.status == Status::fail);
   REQUIRE(result.findings.size() == 2);
   CHECK(result.findings[0].subject == "header content-type");
@@ -264,14 +287,16 @@ expect_headers = { "Content-Type" = "application/json", "X-Release" = "1.2.3" })
   CHECK(mixed.status == Status::pass);
 }
 
-TEST_CASE("checks::evaluate_http: a truncated body lacking the text is an error, not a fail", "[http]")
+TEST_CASE("checks::evaluate_http: a truncated body lacking the text is an error, not a fail",
+          "[http]")
 {
   const auto spec = parsed("url = \"http://h/\"\nbody_contains = \"needle\"\nbody_limit = 10");
   auto truncated = answer(200, "haystackha");
   truncated.body_truncated = true;
   const auto result = checks::evaluate_http(spec, truncated);
   CHECK(result.status == Status::error);
-  CHECK_THAT(result.message, Catch::Contains("only the first 10 bytes") && Catch::Contains("body_limit"));
+  CHECK_THAT(result.message,
+             Catch::Contains("only the first 10 bytes") && Catch::Contains("body_limit"));
   CHECK(result.findings.size() == 1);
 
   // The status was observed wrong whatever the rest of the body says.
@@ -293,21 +318,26 @@ TEST_CASE("checks::evaluate_http: a file URL passes on its content alone", "[htt
   CHECK(checks::evaluate_http(spec, answer(0, "1.2.4\n")).status == Status::fail);
 }
 
-TEST_CASE("checks::evaluate_http_error: no answer is an error; a bad certificate or a missing file a fail",
-          "[http]")
+TEST_CASE(
+  "checks::evaluate_http_error: no answer is an error; a bad certificate or a missing file a fail",
+  "[http]")
 {
   const auto spec = parsed(R"(url = "https://127.0.0.1/")");
   const auto refused = checks::evaluate_http_error(
-    spec, util::make_error(util::Errc::network, "https://127.0.0.1/: failed to connect: connection refused"));
+    spec,
+    util::make_error(util::Errc::network,
+                     "https://127.0.0.1/: failed to connect: connection refused"));
   CHECK(refused.status == Status::error);
   CHECK(refused.message == "https://127.0.0.1/: failed to connect: connection refused");
-  CHECK(checks::evaluate_http_error(spec, util::make_error(util::Errc::timeout, "t")).status == Status::error);
+  CHECK(checks::evaluate_http_error(spec, util::make_error(util::Errc::timeout, "t")).status
+        == Status::error);
 
   const auto tls = checks::evaluate_http_error(
     spec,
-    util::make_error(util::Errc::network,
-                     fmt::format("https://127.0.0.1/: {}: SSL certificate problem: self-signed certificate",
-                                 util::k_tls_verification_failed)));
+    util::make_error(
+      util::Errc::network,
+      fmt::format("https://127.0.0.1/: {}: SSL certificate problem: self-signed certificate",
+                  util::k_tls_verification_failed)));
   CHECK(tls.status == Status::fail);
   REQUIRE(tls.findings.size() == 1);
   CHECK(tls.findings[0].subject == "tls certificate");
@@ -315,7 +345,8 @@ TEST_CASE("checks::evaluate_http_error: no answer is an error; a bad certificate
 
   testutil::TempDir dir;
   const auto missing_spec = parsed(fmt::format("url = \"file://{}/VERSION\"", dir.path().string()));
-  const auto missing = checks::evaluate_http_error(missing_spec, util::make_error(util::Errc::io, "x"));
+  const auto missing =
+    checks::evaluate_http_error(missing_spec, util::make_error(util::Errc::io, "x"));
   CHECK(missing.status == Status::fail);
   REQUIRE(missing.findings.size() == 1);
   CHECK(missing.findings[0].subject == (dir.path() / "VERSION").string());
@@ -323,7 +354,8 @@ TEST_CASE("checks::evaluate_http_error: no answer is an error; a bad certificate
 
   // The file is there but could not be read: that is not an observation of the release.
   testutil::write_file(dir.path() / "VERSION", "1");
-  CHECK(checks::evaluate_http_error(missing_spec, util::make_error(util::Errc::io, "x")).status == Status::error);
+  CHECK(checks::evaluate_http_error(missing_spec, util::make_error(util::Errc::io, "x")).status
+        == Status::error);
 }
 
 TEST_CASE("checks::create_http_check: run sends the spec's request within the time left", "[http]")
@@ -358,13 +390,29 @@ body_contains = "ok")"));
 
 TEST_CASE("checks::create_http_check: run turns a client error into an error result", "[http]")
 {
-  const auto check = checks::create_http_check(testutil::spec_from(config_with(R"(url = "http://127.0.0.1:1/")")));
+  const auto check =
+    checks::create_http_check(testutil::spec_from(config_with(R"(url = "http://127.0.0.1:1/")")));
   REQUIRE(check);
-  FakeHttpClient client(util::make_error(util::Errc::timeout, "http://127.0.0.1:1/: operation timed out"));
+  FakeHttpClient client(
+    util::make_error(util::Errc::timeout, "http://127.0.0.1:1/: operation timed out"));
   const auto result = (*check)->run(context_with(&client));
   CHECK(result.status == Status::error);
   CHECK(result.message == "http://127.0.0.1:1/: operation timed out");
 
   const auto without_client = (*check)->run(context_with(nullptr));
   CHECK(without_client.status == Status::error);
+}
+
+TEST_CASE("checks::create_http_check: a file URL naming a directory fails", "[http]")
+{
+  testutil::TempDir dir;
+  const auto check = checks::create_http_check(
+    testutil::spec_from(config_with(fmt::format("url = \"file://{}\"", dir.path().string()))));
+  REQUIRE(check);
+  FakeHttpClient client(answer(0, "")); // what libcurl answers for a directory
+  const auto result = (*check)->run(context_with(&client));
+  CHECK(result.status == Status::fail);
+  REQUIRE(result.findings.size() == 1);
+  CHECK(result.findings[0].expected == "a file");
+  CHECK(result.findings[0].found == "a directory");
 }

@@ -17,7 +17,8 @@ namespace {
 util::Result<checks::TcpSpec>
 parse(std::string_view keys)
 {
-  return checks::parse_tcp(testutil::spec_from(fmt::format("[[check]]\nid = \"db\"\nkind = \"tcp\"\n{}\n", keys)));
+  return checks::parse_tcp(
+    testutil::spec_from(fmt::format("[[check]]\nid = \"db\"\nkind = \"tcp\"\n{}\n", keys)));
 }
 
 // A listening socket on 127.0.0.1; closed at scope exit.
@@ -25,7 +26,7 @@ class Listener
 {
 public:
   Listener()
-    : m_fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0))
+      : m_fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0))
   {
     REQUIRE(m_fd >= 0);
     sockaddr_in address{};
@@ -40,7 +41,11 @@ public:
   ~Listener() { close(m_fd); }
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
-  std::uint16_t port() const { return m_port; }
+  std::uint16_t
+  port() const
+  {
+    return m_port;
+  }
 
 private:
   int m_fd;
@@ -76,7 +81,8 @@ TEST_CASE("checks::parse_tcp: a bad address is a config error naming the key", "
     REQUIRE_FALSE(spec);
     CHECK(spec.error().code == util::Errc::config);
     CHECK_THAT(spec.error().message,
-               Catch::StartsWith("test.toml:") && Catch::Contains("check \"db\" (tcp): key \"address\": "));
+               Catch::StartsWith("test.toml:")
+                 && Catch::Contains("check \"db\" (tcp): key \"address\": "));
   }
   const auto missing = parse("");
   REQUIRE_FALSE(missing);
@@ -93,27 +99,29 @@ TEST_CASE("checks::evaluate_tcp: connected passes; anything else is an error", "
   CHECK(passed.status == Status::pass);
   CHECK(passed.message == "[::1]:443: connected in 3 ms");
   const auto refused =
-    checks::evaluate_tcp(spec, util::Result<std::chrono::milliseconds>(
-                                 util::make_error(util::Errc::network, "[::1]:443: connection refused")));
+    checks::evaluate_tcp(spec,
+                         util::Result<std::chrono::milliseconds>(
+                           util::make_error(util::Errc::network, "[::1]:443: connection refused")));
   CHECK(refused.status == Status::error);
   CHECK(refused.message == "[::1]:443: connection refused");
 }
 
-TEST_CASE("checks::create_tcp_check: run passes on a listening port, errors on a closed one", "[tcp]")
+TEST_CASE("checks::create_tcp_check: run passes on a listening port, errors on a closed one",
+          "[tcp]")
 {
   std::uint16_t closed = 0;
   {
     const Listener listener;
-    const auto check = checks::create_tcp_check(
-      testutil::spec_from(fmt::format("[[check]]\nid = \"db\"\nkind = \"tcp\"\naddress = \"127.0.0.1:{}\"\n", listener.port())));
+    const auto check = checks::create_tcp_check(testutil::spec_from(fmt::format(
+      "[[check]]\nid = \"db\"\nkind = \"tcp\"\naddress = \"127.0.0.1:{}\"\n", listener.port())));
     REQUIRE(check);
     const auto result = (*check)->run(context());
     INFO(result.message);
     CHECK(result.status == Status::pass);
     closed = listener.port();
   }
-  const auto check = checks::create_tcp_check(
-    testutil::spec_from(fmt::format("[[check]]\nid = \"db\"\nkind = \"tcp\"\naddress = \"127.0.0.1:{}\"\n", closed)));
+  const auto check = checks::create_tcp_check(testutil::spec_from(
+    fmt::format("[[check]]\nid = \"db\"\nkind = \"tcp\"\naddress = \"127.0.0.1:{}\"\n", closed)));
   REQUIRE(check);
   const auto result = (*check)->run(context());
   CHECK(result.status == Status::error);

@@ -30,8 +30,8 @@ const std::filesystem::path k_fixture =
   std::filesystem::path(RG_GOLDEN_DIR).parent_path().parent_path() / "integration" / "fixtures"
   / "http_server.py";
 
-// The fixture server in its own temporary directory (its --root is `root()`), stopped with
-// SIGTERM at scope exit.
+// The fixture server in its own temporary directory (its --root is `root()`), stopped with its
+// process group by SIGTERM at scope exit.
 class FixtureServer
 {
 public:
@@ -40,8 +40,14 @@ public:
     std::filesystem::create_directories(root());
     const auto ready = m_dir.path() / "ready";
     const auto log = m_dir.path() / "server.log";
-    std::vector<std::string> args = {"python3", k_fixture.string(), "--port", "0", "--root", root().string(),
-                                     "--ready-file", ready.string()};
+    std::vector<std::string> args = {"python3",
+                                     k_fixture.string(),
+                                     "--port",
+                                     "0",
+                                     "--root",
+                                     root().string(),
+                                     "--ready-file",
+                                     ready.string()};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& arg : args) {
@@ -53,7 +59,14 @@ public:
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_adddup2(&actions, 1, 2);
-    const int spawned = posix_spawnp(&m_pid, "python3", &actions, nullptr, argv.data(), environ);
+    // Its own process group, killed whole: a python3 wrapper (pyenv's shim) may not exec.
+    posix_spawnattr_t attributes;
+    posix_spawnattr_init(&attributes);
+    posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+    posix_spawnattr_setpgroup(&attributes, 0);
+    const int spawned =
+      posix_spawnp(&m_pid, "python3", &actions, &attributes, argv.data(), environ);
+    posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     REQUIRE(spawned == 0);
     for (int i = 0; i < 200 && !std::filesystem::exists(ready); ++i) {
@@ -65,7 +78,7 @@ public:
   }
   ~FixtureServer()
   {
-    kill(m_pid, SIGTERM);
+    kill(-m_pid, SIGTERM);
     int status = 0;
     for (int i = 0; i < 100; ++i) {
       if (waitpid(m_pid, &status, WNOHANG) == m_pid) {
@@ -73,15 +86,27 @@ public:
       }
       std::this_thread::sleep_for(20ms);
     }
-    kill(m_pid, SIGKILL);
+    kill(-m_pid, SIGKILL);
     waitpid(m_pid, &status, 0);
   }
   FixtureServer(const FixtureServer&) = delete;
   FixtureServer& operator=(const FixtureServer&) = delete;
 
-  std::filesystem::path root() const { return m_dir.path() / "root"; }
-  const std::filesystem::path& dir() const { return m_dir.path(); }
-  std::string url(std::string_view path) const { return "http://127.0.0.1:" + std::to_string(m_port) + std::string(path); }
+  std::filesystem::path
+  root() const
+  {
+    return m_dir.path() / "root";
+  }
+  const std::filesystem::path&
+  dir() const
+  {
+    return m_dir.path();
+  }
+  std::string
+  url(std::string_view path) const
+  {
+    return "http://127.0.0.1:" + std::to_string(m_port) + std::string(path);
+  }
 
 private:
   testutil::TempDir m_dir;
@@ -157,7 +182,8 @@ TEST_CASE("util::CurlHttpClient::perform: serves a file's bytes with status 200"
   CHECK(response->body == "release 1.2.3\n");
 }
 
-TEST_CASE("util::CurlHttpClient::perform: keeps body_limit bytes and marks the body truncated", "[http]")
+TEST_CASE("util::CurlHttpClient::perform: keeps body_limit bytes and marks the body truncated",
+          "[http]")
 {
   util::CurlHttpClient client;
   auto request = get(shared_server().url("/big/100000"));
@@ -184,14 +210,16 @@ TEST_CASE("util::CurlHttpClient::perform: header names are lowercased", "[http]"
   CHECK(header(*response, "x-fixture") == "readygate");
   for (const auto& [name, value] : response->headers) {
     INFO(name);
-    CHECK(std::none_of(name.begin(), name.end(), [](unsigned char c) { return std::isupper(c) != 0; }));
+    CHECK(
+      std::none_of(name.begin(), name.end(), [](unsigned char c) { return std::isupper(c) != 0; }));
   }
   CHECK(response->body == R"({"version": "1.0.0"})");
 }
 
-TEST_CASE("util::CurlHttpClient::perform: redirects are followed only when asked, headers of the last "
-          "response only",
-          "[http]")
+TEST_CASE(
+  "util::CurlHttpClient::perform: redirects are followed only when asked, headers of the last "
+  "response only",
+  "[http]")
 {
   util::CurlHttpClient client;
   auto request = get(shared_server().url("/redirect"));
@@ -233,7 +261,8 @@ TEST_CASE("util::CurlHttpClient::perform: sends the method, headers and body", "
   CHECK(head->body.empty());
 }
 
-TEST_CASE("util::CurlHttpClient::perform: a slow answer past the timeout is Errc::timeout, on time", "[http]")
+TEST_CASE("util::CurlHttpClient::perform: a slow answer past the timeout is Errc::timeout, on time",
+          "[http]")
 {
   util::CurlHttpClient client;
   auto request = get(shared_server().url("/slow/3000"));
@@ -260,7 +289,8 @@ TEST_CASE("util::CurlHttpClient::perform: a refused connection is Errc::network"
   const auto response = client.perform(get(url));
   REQUIRE_FALSE(response);
   CHECK(response.error().code == util::Errc::network);
-  CHECK_THAT(response.error().message, Catch::StartsWith(url + ": ") && Catch::EndsWith("(connection refused)"));
+  CHECK_THAT(response.error().message,
+             Catch::StartsWith(url + ": ") && Catch::EndsWith("(connection refused)"));
 }
 
 TEST_CASE("util::CurlHttpClient::perform: talks HTTP over a unix socket", "[http]")
@@ -278,8 +308,9 @@ TEST_CASE("util::CurlHttpClient::perform: talks HTTP over a unix socket", "[http
   CHECK(response->body == R"({"version": "9.9.9"})");
 }
 
-TEST_CASE("util::CurlHttpClient::perform: file:// reads a file with status 0; a missing one is Errc::io",
-          "[http]")
+TEST_CASE(
+  "util::CurlHttpClient::perform: file:// reads a file with status 0; a missing one is Errc::io",
+  "[http]")
 {
   testutil::TempDir dir;
   testutil::write_file(dir.path() / "VERSION", "1.2.3\n");
@@ -318,7 +349,8 @@ TEST_CASE("util::CurlHttpClient::perform: a stop request cancels a transfer at o
   CHECK(again.error().code == util::Errc::cancelled);
 }
 
-TEST_CASE("util::CurlHttpClient::perform: messages never show a URL's userinfo or user_password", "[http]")
+TEST_CASE("util::CurlHttpClient::perform: messages never show a URL's userinfo or user_password",
+          "[http]")
 {
   util::CurlHttpClient client;
   const auto port = std::to_string(free_port());
@@ -328,13 +360,15 @@ TEST_CASE("util::CurlHttpClient::perform: messages never show a URL's userinfo o
   REQUIRE_FALSE(response);
   CHECK(response.error().code == util::Errc::network);
   CHECK_THAT(response.error().message, Catch::StartsWith("http://127.0.0.1:" + port + "/health: "));
-  CHECK_THAT(response.error().message, !Catch::Contains("s3cret") && !Catch::Contains("deploy")
-                                         && !Catch::Contains("hunter2"));
+  CHECK_THAT(response.error().message,
+             !Catch::Contains("s3cret") && !Catch::Contains("deploy")
+               && !Catch::Contains("hunter2"));
 }
 
-TEST_CASE("util::CurlHttpClient::perform: a certificate that does not verify is named; tls_verify and "
-          "ca_file accept it",
-          "[http]")
+TEST_CASE(
+  "util::CurlHttpClient::perform: a certificate that does not verify is named; tls_verify and "
+  "ca_file accept it",
+  "[http]")
 {
   testutil::TempDir dir;
   const auto cert = dir.path() / "cert.pem";
@@ -371,7 +405,8 @@ TEST_CASE("util::CurlHttpClient::perform: a certificate that does not verify is 
 
 TEST_CASE("util::redact_url: drops userinfo and nothing else", "[http]")
 {
-  CHECK(util::redact_url("https://u:p@example.com:8443/a@b?c=@#d") == "https://example.com:8443/a@b?c=@#d");
+  CHECK(util::redact_url("https://u:p@example.com:8443/a@b?c=@#d")
+        == "https://example.com:8443/a@b?c=@#d");
   CHECK(util::redact_url("http://token@host/") == "http://host/");
   CHECK(util::redact_url("http://host/path@x") == "http://host/path@x");
   CHECK(util::redact_url("file:///srv/app/VERSION") == "file:///srv/app/VERSION");

@@ -1,4 +1,5 @@
-// util::tcp_connect against real sockets on loopback (and nothing else: no traffic leaves the host).
+// util::tcp_connect against real sockets on loopback (and nothing else: no traffic leaves the
+// host).
 #include "testutil.hpp"
 
 #include <hook/util/tcp.hpp>
@@ -22,9 +23,8 @@ class Fd
 {
 public:
   explicit Fd(int fd)
-    : m_fd(fd)
-  {
-  }
+      : m_fd(fd)
+  {}
   ~Fd()
   {
     if (m_fd >= 0) {
@@ -32,13 +32,16 @@ public:
     }
   }
   Fd(Fd&& other) noexcept
-    : m_fd(std::exchange(other.m_fd, -1))
-  {
-  }
+      : m_fd(std::exchange(other.m_fd, -1))
+  {}
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
   Fd& operator=(Fd&&) = delete;
-  int get() const { return m_fd; }
+  int
+  get() const
+  {
+    return m_fd;
+  }
 
 private:
   int m_fd;
@@ -120,8 +123,17 @@ TEST_CASE("util::parse_host_port: names, IPv4, bracketed IPv6; rejects the rest"
   CHECK(util::format_host_port(*name) == "db.internal:5432");
   CHECK(util::parse_host_port("127.0.0.1:65535"));
 
-  for (const auto* bad : {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", ":80", "host:", "host:8o", "::1:80",
-                          "[::1]80", "[::1", "[]:80", "host:-1"}) {
+  for (const auto* bad : {"127.0.0.1",
+                          "127.0.0.1:0",
+                          "127.0.0.1:65536",
+                          ":80",
+                          "host:",
+                          "host:8o",
+                          "::1:80",
+                          "[::1]80",
+                          "[::1",
+                          "[]:80",
+                          "host:-1"}) {
     INFO(bad);
     const auto parsed = util::parse_host_port(bad);
     REQUIRE_FALSE(parsed);
