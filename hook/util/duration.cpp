@@ -100,7 +100,7 @@ format_duration(std::chrono::milliseconds duration)
 std::chrono::milliseconds
 time_left(Clock::time_point deadline)
 {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
   return left.count() > 0 ? left : std::chrono::milliseconds(0);
 }
 

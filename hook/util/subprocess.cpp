@@ -43,7 +43,7 @@ using Process = bp2::basic_process<Executor>;
 // How long a killed process group gets to close its pipes before we close them ourselves. Only a
 // process that left the group (setsid) can hold them longer.
 constexpr std::chrono::milliseconds k_kill_grace{200};
-constexpr std::size_t k_read_chunk = 16 * 1024;
+constexpr std::size_t k_read_chunk = std::size_t{16} * 1024;
 constexpr std::string_view k_default_path = "/usr/local/bin:/usr/bin:/bin";
 
 // Every spawn happens under this mutex. Boost 1.81's Process v2 fails to close inherited fds in
@@ -66,29 +66,42 @@ cannot_run(std::string_view argv0, std::string_view why)
   return make_error(Errc::process, fmt::format("cannot run {}: {}", argv0, why));
 }
 
-// Return the value of `key` in `overrides`, or nullptr.
+// Return the value of `key` in `overrides` (the last one if it is there twice), or nullptr.
 const std::string*
 find_override(const std::vector<std::pair<std::string, std::string>>& overrides,
               std::string_view key)
 {
-  for (auto it = overrides.rbegin(); it != overrides.rend(); ++it) {
-    if (it->first == key) {
-      return &it->second;
-    }
-  }
-  return nullptr;
+  const auto found = std::find_if(
+    overrides.rbegin(), overrides.rend(), [key](const auto& entry) { return entry.first == key; });
+  return found == overrides.rend() ? nullptr : &found->second;
 }
 
-// Return the path to execute for `name`: itself when it has a '/', else the first executable
+// Return the path to execute for `name`: itself when it has a '/' (relative to
+// `working_directory`, where the child runs it), else the first executable
 // regular file called `name` in the directories of `path_variable` (empty entries, which mean the
 // current directory, are skipped on purpose).
 Result<std::string>
-resolve_executable(const std::string& name, std::string_view path_variable)
+resolve_executable(const std::string& name,
+                   std::string_view path_variable,
+                   std::string_view working_directory)
 {
   if (name.empty()) {
     return cannot_run("\"\"", "empty program name");
   }
   if (name.find('/') != std::string::npos) {
+    // Checked here so that exec fails in the child only on a race.
+    const auto path = name.front() == '/' || working_directory.empty()
+                        ? name
+                        : fmt::format("{}/{}", working_directory, name);
+    struct stat info
+    {
+    };
+    if (::stat(path.c_str(), &info) != 0) {
+      return cannot_run(name, errno_text(errno));
+    }
+    if (!S_ISREG(info.st_mode) || ::access(path.c_str(), X_OK) != 0) {
+      return cannot_run(name, errno_text(EACCES));
+    }
     return name;
   }
   int error = ENOENT;
@@ -186,6 +199,18 @@ struct ChildSetup
     ::sigaction(SIGPIPE, &default_action, nullptr);
     close_inherited_fds(launcher.fd_whitelist);
     return {};
+  }
+
+  // Called in the child when setup or exec failed, after the errno went to the parent. End the
+  // child with _exit: the launcher would call exit(), which runs atexit handlers and static
+  // destructors in a forked copy of a multithreaded process (a mutex another thread held at the
+  // fork is never released there), and the parent waits for this child. Variadic because
+  // Boost 1.81 detects the hook with five arguments but calls it with four.
+  template <typename... Arguments>
+  [[noreturn]] void
+  on_exec_error(Arguments&&... /*arguments*/)
+  {
+    ::_exit(127);
   }
 
   // Close every fd from 3 up except those in `keep` (the launcher's exec-error pipe), without
@@ -447,17 +472,22 @@ run_process(const ProcessRequest& request)
   } else if (const char* inherited = std::getenv("PATH")) { // NOLINT(concurrency-mt-unsafe)
     path_variable = inherited;
   }
-  RG_TRY_ASSIGN(auto executable, resolve_executable(argv0, path_variable));
-
+  std::string working_directory;
   if (request.working_directory) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(*request.working_directory, ec)) {
-      return cannot_run(argv0,
-                        fmt::format("working directory {}: {}",
-                                    request.working_directory->string(),
-                                    ec ? ec.message() : "not a directory"));
+    working_directory = request.working_directory->string();
+    struct stat info
+    {
+    };
+    const int error = ::stat(working_directory.c_str(), &info) != 0 ? errno
+                      : S_ISDIR(info.st_mode)                       ? 0
+                                                                    : ENOTDIR;
+    if (error != 0) {
+      return cannot_run(
+        argv0, fmt::format("working directory {}: {}", working_directory, errno_text(error)));
     }
   }
+  RG_TRY_ASSIGN(auto executable, resolve_executable(argv0, path_variable, working_directory));
+
   if (request.stop.stop_requested()) {
     return make_error(Errc::cancelled, fmt::format("{} was stopped before it started", argv0));
   }

@@ -114,14 +114,14 @@ TEST_CASE("checks::parse_command: exactly one of argv and command, command only 
           "[command]")
 {
   require_config_error("argv = [\"true\"]\ncommand = \"true\"\nshell = true",
-                       "check \"cmd\" (command): set either \"argv\" or \"command\", not both");
+                       R"(check "cmd" (command): set either "argv" or "command", not both)");
   require_config_error("command = \"true\"", "key \"command\": needs shell = true");
   require_config_error("command = \"true\"\nshell = false", "key \"command\": needs shell = true");
   require_config_error("shell = true\nargv = [\"true\"]", "key \"argv\": with shell = true");
   require_config_error("shell = true", "missing key \"command\"");
   require_config_error("exit_code = 0", "missing key \"argv\"");
   require_config_error("argv = []", "key \"argv\": expected at least the program");
-  require_config_error("argv = [\"\", \"x\"]",
+  require_config_error(R"(argv = ["", "x"])",
                        "key \"argv\": the program (the first element) is an empty string");
   require_config_error("argv = \"true\"",
                        "key \"argv\": expected an array of strings, found a string");
@@ -162,9 +162,9 @@ TEST_CASE("checks::parse_command: an invalid regular expression is a config erro
 {
   require_config_error(
     "argv = [\"x\"]\nstdout_matches = \"(unclosed\"",
-    "key \"stdout_matches\": invalid regular expression \"(unclosed\": unmatched parenthesis");
+    R"--(key "stdout_matches": invalid regular expression "(unclosed": unmatched parenthesis)--");
   require_config_error("argv = [\"x\"]\nstderr_matches = [\"ok\", \"[z-a]\"]",
-                       "key \"stderr_matches\": invalid regular expression \"[z-a]\"");
+                       R"(key "stderr_matches": invalid regular expression "[z-a]")");
   require_config_error("argv = [\"x\"]\nstdout_matches = \"*x\"",
                        "key \"stdout_matches\": invalid regular expression");
   // At create time too: the check is never built.
@@ -193,7 +193,7 @@ output_limit = 1024)");
   require_config_error("argv = [\"x\"]\nenv = { A = 1 }",
                        "key \"env\": expected a table of strings");
   require_config_error("argv = [\"x\"]\nenv = { \"A=B\" = \"1\" }",
-                       "key \"env\": \"A=B\" is not a variable name");
+                       R"(key "env": "A=B" is not a variable name)");
   require_config_error("argv = [\"x\"]\noutput_limit = 0", "key \"output_limit\"");
   require_config_error("argv = [\"x\"]\nworking_dir = 3", "key \"working_dir\"");
 }
@@ -421,14 +421,14 @@ TEST_CASE("checks::create_command_check: runs the command with the real runner",
   CHECK(passed.status == Status::pass);
 
   const auto fail = checks::create_command_check(testutil::spec_from(
-    config_with("argv = [\"sh\", \"-c\", \"echo starting; exit 4\"]"), dir.path()));
+    config_with(R"(argv = ["sh", "-c", "echo starting; exit 4"])"), dir.path()));
   REQUIRE(fail);
   const auto failed = (*fail)->run(context_with(&runner));
   CHECK(failed.status == Status::fail);
   CHECK(failed.message == "exit code 4 (expected 0)");
 
   const auto slow = checks::create_command_check(
-    testutil::spec_from(config_with("argv = [\"sleep\", \"30\"]"), dir.path()));
+    testutil::spec_from(config_with(R"(argv = ["sleep", "30"])"), dir.path()));
   REQUIRE(slow);
   const auto start = std::chrono::steady_clock::now();
   const auto timed_out = (*slow)->run(context_with(&runner, 300ms));
