@@ -95,9 +95,5 @@ hook::CheckResult run_command(const CommandSpec& spec, const hook::CheckContext&
 // Judge `outcome`, a command of `spec` that ran to its end.
 hook::CheckResult evaluate_command(const CommandSpec& spec, const util::ProcessOutcome& outcome);
 
-// Return the first `limit` bytes of `text` readable on one line: control characters, backslashes
-// and bytes that are not UTF-8 escaped (\n, \\, \x1b), "..." appended when something was cut,
-// "(empty)" for "".
-std::string excerpt_output(const std::string& text, bool truncated, std::size_t limit = 200);
 
 } // namespace checks

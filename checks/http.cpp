@@ -1,6 +1,7 @@
 #include "http.hpp"
 
 #include <config/fields.hpp>
+#include <hook/util/text.hpp>
 
 #include <boost/regex.hpp>
 #include <fmt/format.h>
@@ -46,16 +47,6 @@ constexpr std::array<std::string_view, 8> k_request_only_keys = {
 constexpr std::size_t k_excerpt_length = 200;
 constexpr std::int64_t k_max_body_limit = std::int64_t{1} << 30;
 
-std::string
-to_lower(std::string_view text)
-{
-  std::string lowered(text);
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) {
-    return static_cast<char>(std::tolower(c));
-  });
-  return lowered;
-}
-
 // RFC 9110 token characters: what a method or a header name may be made of.
 bool
 is_token(std::string_view text)
@@ -98,17 +89,6 @@ escaped(std::string_view text, bool escape_quotes)
         out += c;
       }
     }
-  }
-  return out;
-}
-
-// Return the first `k_excerpt_length` bytes of `body`, escaped.
-std::string
-excerpt(std::string_view body)
-{
-  auto out = escaped(body.substr(0, k_excerpt_length), false);
-  if (body.size() > k_excerpt_length) {
-    out += "...";
   }
   return out;
 }
@@ -269,7 +249,7 @@ parse_http(const config::CheckSpec& check_spec)
     if (!is_token(name)) {
       return reader.error_at("expect_headers", fmt::format("\"{}\" is not a header name", name));
     }
-    name = to_lower(name);
+    name = util::to_lower(name);
   }
 
   RG_TRY_ASSIGN(const auto tls_verify, reader.optional_bool("tls_verify"));
@@ -326,7 +306,7 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
   for (const auto& [name, expected] : spec.expect_headers) {
     std::vector<std::string_view> values;
     for (const auto& [found_name, found_value] : response.headers) {
-      if (to_lower(found_name) == name) {
+      if (util::to_lower(found_name) == name) {
         values.push_back(found_value);
       }
     }
@@ -341,7 +321,7 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
   for (const auto& needle : spec.body_contains) {
     if (response.body.find(needle) == std::string::npos) {
       findings.push_back(
-        {"body", fmt::format("contains \"{}\"", escaped(needle, true)), excerpt(response.body)});
+        {"body", fmt::format("contains \"{}\"", escaped(needle, true)), util::printable_excerpt(response.body, response.body_truncated, k_excerpt_length)});
     }
   }
   for (const auto& pattern : spec.body_matches) {
@@ -359,7 +339,7 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
         fmt::format("{}: body_matches \"{}\": {}", request_line(spec), pattern, error.what()));
     }
     if (!matched) {
-      findings.push_back({"body", fmt::format("matches /{}/", pattern), excerpt(response.body)});
+      findings.push_back({"body", fmt::format("matches /{}/", pattern), util::printable_excerpt(response.body, response.body_truncated, k_excerpt_length)});
     }
   }
 

@@ -26,26 +26,6 @@ error_at(const toml::node& node, const std::filesystem::path& origin, std::strin
   return make_error(Errc::config, fmt::format("{}: {}", position_of(node, origin), message));
 }
 
-std::string_view
-type_name(const toml::node& node)
-{
-  switch (node.type()) {
-  case toml::node_type::string:
-    return "a string";
-  case toml::node_type::integer:
-    return "an integer";
-  case toml::node_type::floating_point:
-    return "a float";
-  case toml::node_type::boolean:
-    return "a boolean";
-  case toml::node_type::table:
-    return "a table";
-  case toml::node_type::array:
-    return "an array";
-  default:
-    return "a date or time";
-  }
-}
 
 bool
 valid_id(std::string_view id)
@@ -76,7 +56,7 @@ read_duration(const toml::node& node,
                     fmt::format("{}key \"{}\": expected a duration string such as \"30s\", found {}",
                                 where,
                                 key,
-                                type_name(node)));
+                                type_name_of(node)));
   }
   auto parsed = util::parse_duration(text->get());
   if (!parsed) {
@@ -99,7 +79,7 @@ read_string_array(const toml::node& node,
     return error_at(
       node,
       origin,
-      fmt::format("{}key \"{}\": expected an array of strings, found {}", where, key, type_name(node)));
+      fmt::format("{}key \"{}\": expected an array of strings, found {}", where, key, type_name_of(node)));
   }
   std::vector<std::string> values;
   for (const auto& element : *array) {
@@ -110,7 +90,7 @@ read_string_array(const toml::node& node,
                       fmt::format("{}key \"{}\": expected an array of strings, found {} in it",
                                   where,
                                   key,
-                                  type_name(element)));
+                                  type_name_of(element)));
     }
     values.push_back(text->get());
   }
@@ -207,7 +187,7 @@ parse_check(const toml::table& table,
         return error_at(
           node,
           origin,
-          fmt::format("{}key \"retry\": expected true or false, found {}", where, type_name(node)));
+          fmt::format("{}key \"retry\": expected true or false, found {}", where, type_name_of(node)));
       }
       spec.retry = flag->get();
     } else if (name == "tags") {
@@ -233,6 +213,27 @@ parse_check(const toml::table& table,
 }
 
 } // namespace
+
+std::string_view
+type_name_of(const toml::node& node)
+{
+  switch (node.type()) {
+  case toml::node_type::string:
+    return "a string";
+  case toml::node_type::integer:
+    return "an integer";
+  case toml::node_type::floating_point:
+    return "a float";
+  case toml::node_type::boolean:
+    return "a boolean";
+  case toml::node_type::table:
+    return "a table";
+  case toml::node_type::array:
+    return "an array";
+  default:
+    return "a date or time";
+  }
+}
 
 std::string
 position_of(const toml::source_region& source, const std::filesystem::path& origin)

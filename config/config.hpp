@@ -64,6 +64,9 @@ util::Result<Config> load_config(const std::filesystem::path& path);
 // Return "file:line:col" for `node` read from `origin` ("file" alone if it has no position).
 std::string position_of(const toml::node& node, const std::filesystem::path& origin);
 
+// Return what `node` is, for messages: "a string", "an integer", "an array", ...
+std::string_view type_name_of(const toml::node& node);
+
 // Return "file:line:col" for `source`.
 std::string position_of(const toml::source_region& source, const std::filesystem::path& origin);
 

@@ -6,31 +6,6 @@
 
 namespace config {
 
-namespace {
-
-std::string_view
-type_name(const toml::node& node)
-{
-  switch (node.type()) {
-  case toml::node_type::string:
-    return "a string";
-  case toml::node_type::integer:
-    return "an integer";
-  case toml::node_type::floating_point:
-    return "a float";
-  case toml::node_type::boolean:
-    return "a boolean";
-  case toml::node_type::table:
-    return "a table";
-  case toml::node_type::array:
-    return "an array";
-  default:
-    return "a date or time";
-  }
-}
-
-} // namespace
-
 FieldReader::FieldReader(const CheckSpec& spec)
   : m_spec(spec)
 {
@@ -93,7 +68,7 @@ FieldReader::optional_string(std::string_view key)
   }
   const auto* text = node->as_string();
   if (text == nullptr) {
-    return error_at(key, fmt::format("expected a string, found {}", type_name(*node)));
+    return error_at(key, fmt::format("expected a string, found {}", type_name_of(*node)));
   }
   return std::optional<std::string>(text->get());
 }
@@ -107,7 +82,7 @@ FieldReader::optional_integer(std::string_view key, std::int64_t min, std::int64
   }
   const auto* number = node->as_integer();
   if (number == nullptr) {
-    return error_at(key, fmt::format("expected an integer, found {}", type_name(*node)));
+    return error_at(key, fmt::format("expected an integer, found {}", type_name_of(*node)));
   }
   if (number->get() < min || number->get() > max) {
     return error_at(key,
@@ -125,7 +100,7 @@ FieldReader::optional_bool(std::string_view key)
   }
   const auto* flag = node->as_boolean();
   if (flag == nullptr) {
-    return error_at(key, fmt::format("expected true or false, found {}", type_name(*node)));
+    return error_at(key, fmt::format("expected true or false, found {}", type_name_of(*node)));
   }
   return std::optional<bool>(flag->get());
 }
@@ -154,13 +129,13 @@ FieldReader::string_array(std::string_view key)
   }
   const auto* array = node->as_array();
   if (array == nullptr) {
-    return error_at(key, fmt::format("expected an array of strings, found {}", type_name(*node)));
+    return error_at(key, fmt::format("expected an array of strings, found {}", type_name_of(*node)));
   }
   for (const auto& element : *array) {
     const auto* text = element.as_string();
     if (text == nullptr) {
       return error_at(
-        key, fmt::format("expected an array of strings, found {} in it", type_name(element)));
+        key, fmt::format("expected an array of strings, found {} in it", type_name_of(element)));
     }
     values.push_back(text->get());
   }
@@ -176,7 +151,7 @@ FieldReader::string_or_array(std::string_view key)
   }
   if (node != nullptr && !node->is_array()) {
     return error_at(
-      key, fmt::format("expected a string or an array of strings, found {}", type_name(*node)));
+      key, fmt::format("expected a string or an array of strings, found {}", type_name_of(*node)));
   }
   return string_array(key);
 }
@@ -218,14 +193,14 @@ FieldReader::string_table(std::string_view key)
   }
   const auto* table = node->as_table();
   if (table == nullptr) {
-    return error_at(key, fmt::format("expected a table of strings, found {}", type_name(*node)));
+    return error_at(key, fmt::format("expected a table of strings, found {}", type_name_of(*node)));
   }
   for (const auto& [name, value] : *table) {
     const auto* text = value.as_string();
     if (text == nullptr) {
       return error_at(key,
                       fmt::format("expected a table of strings, found {} for \"{}\"",
-                                  type_name(value),
+                                  type_name_of(value),
                                   name.str()));
     }
     values.emplace_back(std::string(name.str()), text->get());

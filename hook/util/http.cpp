@@ -1,4 +1,5 @@
 #include "http.hpp"
+#include "text.hpp"
 
 #include <hook/util/duration.hpp>
 
@@ -86,16 +87,6 @@ struct Transfer
   std::size_t header_bytes = 0;
 };
 
-std::string
-to_lower(std::string_view text)
-{
-  std::string lowered(text);
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) {
-    return static_cast<char>(std::tolower(c));
-  });
-  return lowered;
-}
-
 std::string_view
 trim(std::string_view text)
 {
@@ -154,7 +145,7 @@ on_header(char* data, std::size_t size, std::size_t count, void* user)
   if (line.empty() || colon == std::string_view::npos || colon == 0) {
     return bytes;
   }
-  headers.emplace_back(to_lower(trim(line.substr(0, colon))),
+  headers.emplace_back(util::to_lower(trim(line.substr(0, colon))),
                        std::string(trim(line.substr(colon + 1))));
   return bytes;
 }
@@ -255,7 +246,7 @@ parse_url(std::string_view url)
       fmt::format("malformed URL: {}", describe(CURLE_OK, curl_url_strerror(parsed), {})));
   }
   UrlParts parts;
-  parts.scheme = to_lower(url_part(handle.get(), CURLUPART_SCHEME, 0));
+  parts.scheme = util::to_lower(url_part(handle.get(), CURLUPART_SCHEME, 0));
   parts.host = url_part(handle.get(), CURLUPART_HOST, 0);
   parts.has_userinfo = !url_part(handle.get(), CURLUPART_USER, 0).empty()
                        || !url_part(handle.get(), CURLUPART_PASSWORD, 0).empty()

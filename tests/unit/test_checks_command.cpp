@@ -344,17 +344,6 @@ TEST_CASE("checks::evaluate_command: a pattern too costly for the output is an e
   CHECK(result.findings[0].found == "too costly to match against this output; not judged");
 }
 
-TEST_CASE("checks::excerpt_output: one readable line of at most the limit", "[command]")
-{
-  CHECK(checks::excerpt_output("", false) == "(empty)");
-  CHECK(checks::excerpt_output("a\tb\r\n\\ \x1b[0m", false) == "a\\tb\\r\\n\\\\ \\x1b[0m");
-  CHECK(checks::excerpt_output(std::string(300, 'x'), false) == std::string(200, 'x') + "...");
-  CHECK(checks::excerpt_output("short", true) == "short...");
-  CHECK(checks::excerpt_output("caf\xc3\xa9 \xff", false) == "caf\xc3\xa9 \\xff");
-  // A multibyte character that would cross the limit is left out whole.
-  CHECK(checks::excerpt_output("ab\xc3\xa9", false, 3) == "ab...");
-}
-
 // --- run_command (the probe, through a fake runner) ---
 
 TEST_CASE("checks::run_command: passes the spec, the time left and the stop token to the runner",
