@@ -57,12 +57,13 @@ instantiate(const config::Config& config)
       for (const auto& known : k_builtin_check_kinds) {
         names.push_back(known.name);
       }
-      return util::make_error(util::Errc::config,
-                              fmt::format("{}: check \"{}\": unknown kind \"{}\" (expected one of: {})",
-                                          spec.where,
-                                          spec.id,
-                                          spec.kind,
-                                          fmt::join(names, ", ")));
+      return util::make_error(
+        util::Errc::config,
+        fmt::format("{}: check \"{}\": unknown kind \"{}\" (expected one of: {})",
+                    spec.where,
+                    spec.id,
+                    spec.kind,
+                    fmt::join(names, ", ")));
     }
     RG_TRY_ASSIGN(auto check, kind->create(spec));
     hook::PlannedCheck entry;

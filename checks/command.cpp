@@ -116,7 +116,6 @@ expected_exit_codes(const std::vector<int>& codes)
   return fmt::format("{}", fmt::join(codes, " or "));
 }
 
-
 // One stream's expectations checked against its output.
 struct StreamJudgement
 {
@@ -372,6 +371,5 @@ evaluate_command(const CommandSpec& spec, const util::ProcessOutcome& outcome)
   return hook::CheckResult::pass(
     fmt::format("exit code {}, output as expected", outcome.exit_code));
 }
-
 
 } // namespace checks

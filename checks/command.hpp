@@ -95,5 +95,4 @@ hook::CheckResult run_command(const CommandSpec& spec, const hook::CheckContext&
 // Judge `outcome`, a command of `spec` that ran to its end.
 hook::CheckResult evaluate_command(const CommandSpec& spec, const util::ProcessOutcome& outcome);
 
-
 } // namespace checks

@@ -321,7 +321,9 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
   for (const auto& needle : spec.body_contains) {
     if (response.body.find(needle) == std::string::npos) {
       findings.push_back(
-        {"body", fmt::format("contains \"{}\"", escaped(needle, true)), util::printable_excerpt(response.body, response.body_truncated, k_excerpt_length)});
+        {"body",
+         fmt::format("contains \"{}\"", escaped(needle, true)),
+         util::printable_excerpt(response.body, response.body_truncated, k_excerpt_length)});
     }
   }
   for (const auto& pattern : spec.body_matches) {
@@ -339,7 +341,10 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
         fmt::format("{}: body_matches \"{}\": {}", request_line(spec), pattern, error.what()));
     }
     if (!matched) {
-      findings.push_back({"body", fmt::format("matches /{}/", pattern), util::printable_excerpt(response.body, response.body_truncated, k_excerpt_length)});
+      findings.push_back(
+        {"body",
+         fmt::format("matches /{}/", pattern),
+         util::printable_excerpt(response.body, response.body_truncated, k_excerpt_length)});
     }
   }
 

@@ -26,7 +26,6 @@ error_at(const toml::node& node, const std::filesystem::path& origin, std::strin
   return make_error(Errc::config, fmt::format("{}: {}", position_of(node, origin), message));
 }
 
-
 bool
 valid_id(std::string_view id)
 {
@@ -51,16 +50,18 @@ read_duration(const toml::node& node,
 {
   const auto* text = node.as_string();
   if (text == nullptr) {
-    return error_at(node,
-                    origin,
-                    fmt::format("{}key \"{}\": expected a duration string such as \"30s\", found {}",
-                                where,
-                                key,
-                                type_name_of(node)));
+    return error_at(
+      node,
+      origin,
+      fmt::format("{}key \"{}\": expected a duration string such as \"30s\", found {}",
+                  where,
+                  key,
+                  type_name_of(node)));
   }
   auto parsed = util::parse_duration(text->get());
   if (!parsed) {
-    return error_at(node, origin, fmt::format("{}key \"{}\": {}", where, key, parsed.error().message));
+    return error_at(
+      node, origin, fmt::format("{}key \"{}\": {}", where, key, parsed.error().message));
   }
   if (parsed->count() == 0) {
     return error_at(node, origin, fmt::format("{}key \"{}\": must be longer than 0s", where, key));
@@ -79,7 +80,8 @@ read_string_array(const toml::node& node,
     return error_at(
       node,
       origin,
-      fmt::format("{}key \"{}\": expected an array of strings, found {}", where, key, type_name_of(node)));
+      fmt::format(
+        "{}key \"{}\": expected an array of strings, found {}", where, key, type_name_of(node)));
   }
   std::vector<std::string> values;
   for (const auto& element : *array) {
@@ -116,9 +118,10 @@ parse_gate(const toml::table& table, const std::filesystem::path& origin)
     } else if (name == "concurrency") {
       const auto* number = node.as_integer();
       if (number == nullptr || number->get() < 1 || number->get() > 256) {
-        return error_at(node,
-                        origin,
-                        fmt::format("{}key \"concurrency\": expected an integer from 1 to 256", where));
+        return error_at(
+          node,
+          origin,
+          fmt::format("{}key \"concurrency\": expected an integer from 1 to 256", where));
       }
       gate.concurrency = static_cast<unsigned>(number->get());
     } else {
@@ -166,10 +169,10 @@ parse_check(const toml::table& table,
   const auto* kind = table.get("kind");
   if (kind == nullptr || !kind->is_string() || kind->as_string()->get().empty()) {
     const toml::node& at = kind != nullptr ? *kind : static_cast<const toml::node&>(table);
-    return error_at(at,
-                    origin,
-                    fmt::format("check \"{}\": key \"kind\": expected the name of a check kind",
-                                spec.id));
+    return error_at(
+      at,
+      origin,
+      fmt::format("check \"{}\": key \"kind\": expected the name of a check kind", spec.id));
   }
   spec.kind = kind->as_string()->get();
   const auto where = fmt::format("check \"{}\" ({}): ", spec.id, spec.kind);
@@ -184,10 +187,11 @@ parse_check(const toml::table& table,
     } else if (name == "retry") {
       const auto* flag = node.as_boolean();
       if (flag == nullptr) {
-        return error_at(
-          node,
-          origin,
-          fmt::format("{}key \"retry\": expected true or false, found {}", where, type_name_of(node)));
+        return error_at(node,
+                        origin,
+                        fmt::format("{}key \"retry\": expected true or false, found {}",
+                                    where,
+                                    type_name_of(node)));
       }
       spec.retry = flag->get();
     } else if (name == "tags") {
@@ -259,8 +263,9 @@ parse_config(std::string_view text,
   try {
     root = toml::parse(text, origin.string());
   } catch (const toml::parse_error& error) {
-    return make_error(Errc::config,
-                      fmt::format("{}: {}", position_of(error.source(), origin), error.description()));
+    return make_error(
+      Errc::config,
+      fmt::format("{}: {}", position_of(error.source(), origin), error.description()));
   }
 
   Config config;
@@ -280,21 +285,22 @@ parse_config(std::string_view text,
       }
       std::set<std::string, std::less<>> ids;
       for (std::size_t i = 0; i < checks->size(); ++i) {
-        RG_TRY_ASSIGN(auto spec, parse_check(*checks->get(i)->as_table(), i, origin, base_directory, ids));
+        RG_TRY_ASSIGN(auto spec,
+                      parse_check(*checks->get(i)->as_table(), i, origin, base_directory, ids));
         ids.insert(spec.id);
         config.checks.push_back(std::move(spec));
       }
     } else {
-      return error_at(node,
-                      origin,
-                      fmt::format("unknown key \"{}\" (expected [gate] or [[check]])", name));
+      return error_at(
+        node, origin, fmt::format("unknown key \"{}\" (expected [gate] or [[check]])", name));
     }
   }
   if (config.checks.empty()) {
-    return make_error(Errc::config,
-                      fmt::format("{}: no [[check]] tables: a gate with nothing to check would admit "
-                                  "any host",
-                                  origin.string()));
+    return make_error(
+      Errc::config,
+      fmt::format("{}: no [[check]] tables: a gate with nothing to check would admit "
+                  "any host",
+                  origin.string()));
   }
   return config;
 }
@@ -305,13 +311,15 @@ load_config(const std::filesystem::path& path)
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int saved = errno;
-    return make_error(Errc::config,
-                      fmt::format("{}: cannot read the configuration: {}", path.string(), std::strerror(saved)));
+    return make_error(
+      Errc::config,
+      fmt::format("{}: cannot read the configuration: {}", path.string(), std::strerror(saved)));
   }
   std::ostringstream text;
   text << in.rdbuf();
   if (in.bad()) {
-    return make_error(Errc::config, fmt::format("{}: cannot read the configuration", path.string()));
+    return make_error(Errc::config,
+                      fmt::format("{}: cannot read the configuration", path.string()));
   }
   auto base = path.parent_path();
   if (base.empty()) {

@@ -22,10 +22,10 @@ inline constexpr std::string_view k_default_config_path = "/etc/readygate/readyg
 
 struct GateSettings
 {
-  std::chrono::milliseconds deadline{5 * 60'000};      // the whole run, retries included
-  std::chrono::milliseconds retry_interval{5'000};     // between attempts of a retrying check
-  unsigned concurrency = 4;                            // checks running at once
-  std::chrono::milliseconds default_timeout{60'000};   // a check's timeout when it sets none
+  std::chrono::milliseconds deadline{5 * 60'000};    // the whole run, retries included
+  std::chrono::milliseconds retry_interval{5'000};   // between attempts of a retrying check
+  unsigned concurrency = 4;                          // checks running at once
+  std::chrono::milliseconds default_timeout{60'000}; // a check's timeout when it sets none
 };
 
 struct CheckSpec
@@ -36,11 +36,11 @@ struct CheckSpec
   bool retry = false;
   std::vector<std::string> tags;
   std::vector<std::string> depends_on;
-  toml::table params;            // every key but the common ones, for the kind's parser
+  toml::table params; // every key but the common ones, for the kind's parser
   // Where each of `params` stood in the file: copies of toml++ nodes do not keep their source.
   std::map<std::string, toml::source_region, std::less<>> param_sources;
-  std::string where;             // "file:line:col" of the [[check]] table
-  std::filesystem::path origin;  // the config file, for positions of keys
+  std::string where;                    // "file:line:col" of the [[check]] table
+  std::filesystem::path origin;         // the config file, for positions of keys
   std::filesystem::path base_directory; // relative paths in the spec are taken from here
 };
 

@@ -7,9 +7,8 @@
 namespace config {
 
 FieldReader::FieldReader(const CheckSpec& spec)
-  : m_spec(spec)
-{
-}
+    : m_spec(spec)
+{}
 
 const toml::node*
 FieldReader::find(std::string_view key)
@@ -27,9 +26,13 @@ FieldReader::has(std::string_view key)
 util::Error
 FieldReader::error_at(std::string_view key, std::string_view message) const
 {
-  return util::make_error(
-    util::Errc::config,
-    fmt::format("{}: check \"{}\" ({}): key \"{}\": {}", position_of_key(key), m_spec.id, m_spec.kind, key, message));
+  return util::make_error(util::Errc::config,
+                          fmt::format("{}: check \"{}\" ({}): key \"{}\": {}",
+                                      position_of_key(key),
+                                      m_spec.id,
+                                      m_spec.kind,
+                                      key,
+                                      message));
 }
 
 std::string
@@ -37,7 +40,7 @@ FieldReader::position_of_key(std::string_view key) const
 {
   const auto source = m_spec.param_sources.find(key);
   return source != m_spec.param_sources.end() ? position_of(source->second, m_spec.origin)
-                                               : m_spec.where;
+                                              : m_spec.where;
 }
 
 util::Error
@@ -85,8 +88,8 @@ FieldReader::optional_integer(std::string_view key, std::int64_t min, std::int64
     return error_at(key, fmt::format("expected an integer, found {}", type_name_of(*node)));
   }
   if (number->get() < min || number->get() > max) {
-    return error_at(key,
-                    fmt::format("expected an integer from {} to {}, found {}", min, max, number->get()));
+    return error_at(
+      key, fmt::format("expected an integer from {} to {}, found {}", min, max, number->get()));
   }
   return std::optional<std::int64_t>(number->get());
 }
@@ -129,7 +132,8 @@ FieldReader::string_array(std::string_view key)
   }
   const auto* array = node->as_array();
   if (array == nullptr) {
-    return error_at(key, fmt::format("expected an array of strings, found {}", type_name_of(*node)));
+    return error_at(key,
+                    fmt::format("expected an array of strings, found {}", type_name_of(*node)));
   }
   for (const auto& element : *array) {
     const auto* text = element.as_string();
@@ -167,8 +171,8 @@ FieldReader::integer_or_array(std::string_view key, std::int64_t min, std::int64
   const auto accept = [&](const toml::node& element) -> util::Result<void> {
     const auto* number = element.as_integer();
     if (number == nullptr || number->get() < min || number->get() > max) {
-      return error_at(key,
-                      fmt::format("expected an integer from {} to {} or an array of them", min, max));
+      return error_at(
+        key, fmt::format("expected an integer from {} to {} or an array of them", min, max));
     }
     values.push_back(number->get());
     return {};
@@ -240,8 +244,8 @@ FieldReader::optional_choice(std::string_view key, const std::vector<std::string
       return value;
     }
   }
-  return error_at(key,
-                  fmt::format("expected one of \"{}\", found \"{}\"", fmt::join(allowed, "\", \""), *value));
+  return error_at(
+    key, fmt::format("expected one of \"{}\", found \"{}\"", fmt::join(allowed, "\", \""), *value));
 }
 
 util::Result<void>

@@ -28,9 +28,8 @@ public:
 
   util::Result<std::string> required_string(std::string_view key);
   util::Result<std::optional<std::string>> optional_string(std::string_view key);
-  util::Result<std::optional<std::int64_t>> optional_integer(std::string_view key,
-                                                             std::int64_t min,
-                                                             std::int64_t max);
+  util::Result<std::optional<std::int64_t>>
+  optional_integer(std::string_view key, std::int64_t min, std::int64_t max);
   util::Result<std::optional<bool>> optional_bool(std::string_view key);
   util::Result<std::optional<std::chrono::milliseconds>> optional_duration(std::string_view key);
   // An absent key gives an empty list.
@@ -41,8 +40,7 @@ public:
   util::Result<std::vector<std::int64_t>>
   integer_or_array(std::string_view key, std::int64_t min, std::int64_t max);
   // A table of string values (such as HTTP headers); an absent key gives an empty map.
-  util::Result<std::vector<std::pair<std::string, std::string>>>
-  string_table(std::string_view key);
+  util::Result<std::vector<std::pair<std::string, std::string>>> string_table(std::string_view key);
   // A path; a relative one is taken from the config file's directory.
   util::Result<std::filesystem::path> required_path(std::string_view key);
   util::Result<std::optional<std::filesystem::path>> optional_path(std::string_view key);

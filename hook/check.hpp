@@ -43,8 +43,8 @@ struct Finding
 struct CheckResult
 {
   Status status = Status::error;
-  std::string message;            // one line for humans
-  std::vector<Finding> findings;  // the first few, in a stable order
+  std::string message;              // one line for humans
+  std::vector<Finding> findings;    // the first few, in a stable order
   std::size_t findings_omitted = 0; // how many more there were
 
   static CheckResult pass(std::string message, std::vector<Finding> findings = {});

@@ -26,13 +26,24 @@ class ArgumentCursor
 {
 public:
   explicit ArgumentCursor(std::span<const std::string_view> args)
-    : m_args(args)
-  {
-  }
+      : m_args(args)
+  {}
 
-  bool done() const { return m_next >= m_args.size(); }
-  std::string_view peek() const { return m_args[m_next]; }
-  std::string_view take() { return m_args[m_next++]; }
+  bool
+  done() const
+  {
+    return m_next >= m_args.size();
+  }
+  std::string_view
+  peek() const
+  {
+    return m_args[m_next];
+  }
+  std::string_view
+  take()
+  {
+    return m_args[m_next++];
+  }
 
   // If the next argument is option `name`, consume it and its value into `value`.
   util::Result<bool>
@@ -67,7 +78,8 @@ split_list(std::string_view text)
   std::size_t start = 0;
   while (start <= text.size()) {
     const auto comma = text.find(',', start);
-    const auto item = text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    const auto item =
+      text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     if (!item.empty()) {
       items.emplace_back(item);
     }
@@ -81,7 +93,10 @@ split_list(std::string_view text)
 
 // Parse the options after `command`; `allowed` lists the options it takes.
 util::Result<void>
-parse_options(ArgumentCursor& cursor, CliOptions& options, std::string_view command, std::vector<std::string_view> allowed)
+parse_options(ArgumentCursor& cursor,
+              CliOptions& options,
+              std::string_view command,
+              std::vector<std::string_view> allowed)
 {
   const auto takes = [&](std::string_view name) {
     return std::find(allowed.begin(), allowed.end(), name) != allowed.end();
@@ -109,7 +124,8 @@ parse_options(ArgumentCursor& cursor, CliOptions& options, std::string_view comm
           for (const auto& format : report::report_formats()) {
             names.push_back(format.name);
           }
-          return usage(fmt::format("unknown report format \"{}\" (expected one of: {})", value, fmt::join(names, ", ")));
+          return usage(fmt::format(
+            "unknown report format \"{}\" (expected one of: {})", value, fmt::join(names, ", ")));
         }
         options.format = value;
       } else if (name == "--only") {
@@ -120,7 +136,8 @@ parse_options(ArgumentCursor& cursor, CliOptions& options, std::string_view comm
       } else if (name == "--deadline") {
         auto deadline = util::parse_duration(value);
         if (!deadline || deadline->count() == 0) {
-          return usage(fmt::format("--deadline: {}", deadline ? "must be longer than 0s" : deadline.error().message));
+          return usage(fmt::format("--deadline: {}",
+                                   deadline ? "must be longer than 0s" : deadline.error().message));
         }
         options.deadline = *deadline;
       } else if (name == "--root") {
@@ -134,15 +151,18 @@ parse_options(ArgumentCursor& cursor, CliOptions& options, std::string_view comm
       break;
     }
     if (!matched) {
-      return usage(arg.starts_with("-") && !takes(arg)
-                     ? fmt::format("{}: unknown option {} (see readygate {} --help)", command, arg, command)
-                     : fmt::format("{}: unexpected argument \"{}\" (see readygate {} --help)", command, arg, command));
+      return usage(
+        arg.starts_with("-") && !takes(arg)
+          ? fmt::format("{}: unknown option {} (see readygate {} --help)", command, arg, command)
+          : fmt::format(
+            "{}: unexpected argument \"{}\" (see readygate {} --help)", command, arg, command));
     }
   }
   return {};
 }
 
-constexpr std::string_view k_overview = R"(readygate: keep a server out of traffic until it proves it is the release
+constexpr std::string_view k_overview =
+  R"(readygate: keep a server out of traffic until it proves it is the release
 
 usage:
   readygate check    [--config FILE] [--format FORMAT] [--only ID,...] [--deadline DURATION]
@@ -160,7 +180,8 @@ exit codes:
   78  bad configuration
 )";
 
-constexpr std::string_view k_check_help = R"(usage: readygate check [--config FILE] [--format FORMAT] [--only ID,...] [--deadline DURATION]
+constexpr std::string_view k_check_help =
+  R"(usage: readygate check [--config FILE] [--format FORMAT] [--only ID,...] [--deadline DURATION]
 
 Run every check once (retrying those with retry = true until the deadline), print a report on
 standard output and exit with the verdict: 0 pass, 1 fail, 2 error (could not verify).
@@ -180,7 +201,8 @@ Read the configuration and build every check without touching the host. Exit 0 w
 78 with file:line:col and what was expected when it is not.
 )";
 
-constexpr std::string_view k_manifest_help = R"(usage: readygate manifest create --root DIR [--exclude GLOB]... > FILE
+constexpr std::string_view k_manifest_help =
+  R"(usage: readygate manifest create --root DIR [--exclude GLOB]... > FILE
 
 Write the manifest of the tree at DIR to standard output: one line per path with its type, mode,
 owner, size, SHA-256 and symlink target, sorted, under a header carrying the digest of the whole
@@ -217,7 +239,8 @@ parse_cli(std::span<const std::string_view> args)
   }
   if (command == "check") {
     options.command = Command::check;
-    RG_TRY(parse_options(cursor, options, "check", {"--config", "--format", "--only", "--deadline"}));
+    RG_TRY(
+      parse_options(cursor, options, "check", {"--config", "--format", "--only", "--deadline"}));
     return options;
   }
   if (command == "config" || command == "manifest") {
@@ -232,7 +255,8 @@ parse_cli(std::span<const std::string_view> args)
       return options;
     }
     if (given != sub) {
-      return usage(fmt::format("{}: unknown subcommand \"{}\" (expected \"{}\")", command, given, sub));
+      return usage(
+        fmt::format("{}: unknown subcommand \"{}\" (expected \"{}\")", command, given, sub));
     }
     if (command == "config") {
       options.command = Command::config_validate;
@@ -246,7 +270,8 @@ parse_cli(std::span<const std::string_view> args)
     }
     return options;
   }
-  return usage(fmt::format("unknown command \"{}\" (expected check, config, manifest or --help)", command));
+  return usage(
+    fmt::format("unknown command \"{}\" (expected check, config, manifest or --help)", command));
 }
 
 std::string
@@ -278,7 +303,8 @@ config_path(const CliOptions& options)
   if (options.config) {
     return *options.config;
   }
-  if (const char* from_env = std::getenv("READYGATE_CONFIG"); from_env != nullptr && *from_env != '\0') {
+  if (const char* from_env = std::getenv("READYGATE_CONFIG");
+      from_env != nullptr && *from_env != '\0') {
     return from_env;
   }
   return std::filesystem::path(config::k_default_config_path);

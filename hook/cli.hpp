@@ -27,12 +27,12 @@ struct CliOptions
 {
   Command command = Command::help;
   std::string help_topic;
-  std::optional<std::filesystem::path> config; // --config
-  std::string format = "human";                // --format
-  std::vector<std::string> only;               // --only ID,...
+  std::optional<std::filesystem::path> config;       // --config
+  std::string format = "human";                      // --format
+  std::vector<std::string> only;                     // --only ID,...
   std::optional<std::chrono::milliseconds> deadline; // --deadline
-  std::optional<std::filesystem::path> root;   // manifest create --root
-  std::vector<std::string> excludes;           // manifest create --exclude
+  std::optional<std::filesystem::path> root;         // manifest create --root
+  std::vector<std::string> excludes;                 // manifest create --exclude
 };
 
 // Parse `args` (without the program name). A malformed command line is an Errc::usage error.

@@ -56,8 +56,8 @@ report::Colour
 colour_for(std::string_view format)
 {
   const char* no_colour = std::getenv("NO_COLOR");
-  const bool wanted = format == "human" && isatty(STDOUT_FILENO) == 1
-                      && (no_colour == nullptr || *no_colour == '\0');
+  const bool wanted =
+    format == "human" && isatty(STDOUT_FILENO) == 1 && (no_colour == nullptr || *no_colour == '\0');
   return wanted ? report::Colour::yes : report::Colour::no;
 }
 

@@ -16,8 +16,8 @@ namespace hook {
 
 namespace {
 
-using util::Clock;
 using std::chrono::milliseconds;
+using util::Clock;
 
 // Where attempt threads hand their results to the runner. Shared, because an abandoned attempt
 // may finish after run_checks has returned.
@@ -79,13 +79,12 @@ class Run
 {
 public:
   Run(const std::vector<PlannedCheck>& checks, const Services& services, const RunOptions& options)
-    : m_checks(checks),
-      m_services(services),
-      m_options(options),
-      m_slots(checks.size()),
-      m_mailbox(std::make_shared<Mailbox>())
-  {
-  }
+      : m_checks(checks),
+        m_services(services),
+        m_options(options),
+        m_slots(checks.size()),
+        m_mailbox(std::make_shared<Mailbox>())
+  {}
 
   RunSummary
   execute()
@@ -116,7 +115,9 @@ public:
       }
       if (Clock::now() >= m_run_deadline) {
         summary.deadline_reached = true;
-        cut_short(lock, fmt::format("the run deadline ({}) passed", util::format_duration(m_options.deadline)));
+        cut_short(
+          lock,
+          fmt::format("the run deadline ({}) passed", util::format_duration(m_options.deadline)));
         break;
       }
       collect(lock);
@@ -130,7 +131,8 @@ public:
     lock.unlock();
     for (auto& slot : m_slots) {
       if (slot.thread.joinable()) {
-        slot.thread.detach(); // only reachable if a check ended without reporting: never block on it
+        slot.thread
+          .detach(); // only reachable if a check ended without reporting: never block on it
       }
     }
 
@@ -147,7 +149,8 @@ private:
   bool
   all_done() const
   {
-    return std::all_of(m_slots.begin(), m_slots.end(), [](const Slot& s) { return s.phase == Phase::done; });
+    return std::all_of(
+      m_slots.begin(), m_slots.end(), [](const Slot& s) { return s.phase == Phase::done; });
   }
 
   std::size_t
@@ -177,7 +180,8 @@ private:
   {
     auto& slot = m_slots[index];
     slot.phase = Phase::done;
-    slot.last = ReportedResult{m_checks[index].id, m_checks[index].kind, std::move(result), duration, slot.attempts};
+    slot.last = ReportedResult{
+      m_checks[index].id, m_checks[index].kind, std::move(result), duration, slot.attempts};
   }
 
   // Decide what follows an attempt of check `index` that ended with `result`.
@@ -189,8 +193,8 @@ private:
     slot.attempt_stop.reset();
     const bool bad = result.status == Status::fail || result.status == Status::error;
     const auto next_start = Clock::now() + m_options.retry_interval;
-    const bool will_retry = bad && check.retry && next_start < m_run_deadline
-                            && !m_options.stop.stop_requested();
+    const bool will_retry =
+      bad && check.retry && next_start < m_run_deadline && !m_options.stop.stop_requested();
     if (m_options.on_progress) {
       m_options.on_progress(Progress{check, result, slot.attempts, will_retry});
     }
@@ -243,10 +247,11 @@ private:
         continue;
       }
       abandon(slot);
-      const auto message =
-        slot.attempt_capped_by_run
-          ? fmt::format("did not finish before the run deadline ({})", util::format_duration(m_options.deadline))
-          : fmt::format("did not finish within its timeout ({})", util::format_duration(m_checks[i].timeout));
+      const auto message = slot.attempt_capped_by_run
+                             ? fmt::format("did not finish before the run deadline ({})",
+                                           util::format_duration(m_options.deadline))
+                             : fmt::format("did not finish within its timeout ({})",
+                                           util::format_duration(m_checks[i].timeout));
       lock.unlock();
       attempt_ended(i, CheckResult::error(message), elapsed_since(slot.attempt_started));
       lock.lock();
@@ -268,7 +273,8 @@ private:
         }
         const auto status = m_slots[j].last->result.status;
         if (status != Status::pass) {
-          return fmt::format("dependency \"{}\" did not pass ({})", dependency, status_name(status));
+          return fmt::format(
+            "dependency \"{}\" did not pass ({})", dependency, status_name(status));
         }
       }
     }
@@ -322,22 +328,26 @@ private:
 
     try {
       slot.thread = std::thread([mailbox = m_mailbox,
-                   runnable = check.check,
-                   stop = slot.attempt_stop,
-                   ctx,
-                   index,
-                   attempt = slot.attempts,
-                   started = slot.attempt_started] {
+                                 runnable = check.check,
+                                 stop = slot.attempt_stop,
+                                 ctx,
+                                 index,
+                                 attempt = slot.attempts,
+                                 started = slot.attempt_started] {
         auto result = run_guarded(*runnable, ctx);
         const std::lock_guard guard(mailbox->mutex);
         if (!mailbox->closed) {
-          mailbox->deliveries.push_back({index, attempt, std::move(result), elapsed_since(started)});
+          mailbox->deliveries.push_back(
+            {index, attempt, std::move(result), elapsed_since(started)});
           mailbox->wake.notify_all();
         }
       });
     } catch (const std::system_error& e) {
       m_mailbox->deliveries.push_back(
-        {index, slot.attempts, CheckResult::error(fmt::format("cannot start a thread: {}", e.what())), milliseconds(0)});
+        {index,
+         slot.attempts,
+         CheckResult::error(fmt::format("cannot start a thread: {}", e.what())),
+         milliseconds(0)});
     }
   }
 
@@ -359,7 +369,9 @@ private:
           previous.message += fmt::format(" ({} during attempt {})", why, slot.attempts);
           finish(i, std::move(previous), slot.last->duration);
         } else {
-          finish(i, CheckResult::error(fmt::format("did not finish: {}", why)), elapsed_since(slot.attempt_started));
+          finish(i,
+                 CheckResult::error(fmt::format("did not finish: {}", why)),
+                 elapsed_since(slot.attempt_started));
         }
         break;
       case Phase::retrying:
@@ -385,7 +397,9 @@ private:
 } // namespace
 
 RunSummary
-run_checks(const std::vector<PlannedCheck>& checks, const Services& services, const RunOptions& options)
+run_checks(const std::vector<PlannedCheck>& checks,
+           const Services& services,
+           const RunOptions& options)
 {
   return Run(checks, services, options).execute();
 }

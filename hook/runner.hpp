@@ -70,7 +70,7 @@ struct RunOptions
   std::chrono::milliseconds deadline{5 * 60'000};
   std::chrono::milliseconds retry_interval{5'000};
   unsigned concurrency = 4;
-  std::stop_token stop;                          // SIGINT/SIGTERM: end promptly with what finished
+  std::stop_token stop; // SIGINT/SIGTERM: end promptly with what finished
   std::function<void(const Progress&)> on_progress; // called from the runner's thread
 };
 

@@ -1,4 +1,5 @@
 #include "http.hpp"
+
 #include "text.hpp"
 
 #include <hook/util/duration.hpp>

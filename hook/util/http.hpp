@@ -30,18 +30,18 @@ struct HttpRequest
   std::optional<std::string> unix_socket;    // connect to this socket instead of the URL's host
   std::chrono::milliseconds timeout{10'000}; // the whole request, connect included
   TlsVerify tls_verify = TlsVerify::yes;
-  std::optional<std::string> ca_file;        // PEM bundle to verify the server with
+  std::optional<std::string> ca_file; // PEM bundle to verify the server with
   FollowRedirects follow_redirects = FollowRedirects::no;
-  std::size_t body_limit = 1024 * 1024;      // bytes of the response body kept
-  std::optional<std::string> aws_sigv4;      // CURLOPT_AWS_SIGV4 provider string
-  std::optional<std::string> user_password;  // "user:password" for CURLOPT_USERPWD; never logged
-  std::stop_token stop;                      // abort the transfer when requested
+  std::size_t body_limit = 1024 * 1024;     // bytes of the response body kept
+  std::optional<std::string> aws_sigv4;     // CURLOPT_AWS_SIGV4 provider string
+  std::optional<std::string> user_password; // "user:password" for CURLOPT_USERPWD; never logged
+  std::stop_token stop;                     // abort the transfer when requested
 };
 
 struct HttpResponse
 {
-  long status = 0;        // 0 for schemes without a status (file://)
-  HeaderList headers;     // names lowercased, in the order received (last response only)
+  long status = 0;    // 0 for schemes without a status (file://)
+  HeaderList headers; // names lowercased, in the order received (last response only)
   std::string body;
   bool body_truncated = false;
   std::chrono::milliseconds duration{0};

@@ -19,18 +19,18 @@ namespace util {
 
 struct ProcessRequest
 {
-  std::vector<std::string> argv;                // argv[0] is looked up in PATH if it has no '/'
-  std::chrono::milliseconds timeout{30'000};    // from start to exit, output drained
-  std::size_t output_limit = 64 * 1024;         // bytes kept of stdout and of stderr each
+  std::vector<std::string> argv;             // argv[0] is looked up in PATH if it has no '/'
+  std::chrono::milliseconds timeout{30'000}; // from start to exit, output drained
+  std::size_t output_limit = 64 * 1024;      // bytes kept of stdout and of stderr each
   std::optional<std::filesystem::path> working_directory;
   std::vector<std::pair<std::string, std::string>> environment_overrides; // added to ours
-  std::stop_token stop;                         // kill the process group when requested
+  std::stop_token stop; // kill the process group when requested
 };
 
 struct ProcessOutcome
 {
-  int exit_code = -1;    // valid when term_signal == 0
-  int term_signal = 0;   // the signal that ended the process, 0 if it exited
+  int exit_code = -1;  // valid when term_signal == 0
+  int term_signal = 0; // the signal that ended the process, 0 if it exited
   std::string stdout_text;
   std::string stderr_text;
   bool stdout_truncated = false;

@@ -1,7 +1,7 @@
 #define CATCH_CONFIG_RUNNER
-#include <catch2/catch.hpp>
-
 #include <hook/util/http.hpp>
+
+#include <catch2/catch.hpp>
 
 int
 main(int argc, char* argv[])

@@ -37,14 +37,16 @@ const std::map<std::string_view, std::string_view> k_minimal_specs = {
 
 } // namespace
 
-TEST_CASE("checks::builtin_check_kinds: every kind builds from a minimal spec and rejects an unknown key",
-          "[checks]")
+TEST_CASE(
+  "checks::builtin_check_kinds: every kind builds from a minimal spec and rejects an unknown key",
+  "[checks]")
 {
   for (const auto& kind : checks::builtin_check_kinds()) {
     INFO(kind.name);
     const auto minimal = k_minimal_specs.find(kind.name);
     REQUIRE(minimal != k_minimal_specs.end());
-    const auto header = fmt::format("[[check]]\nid = \"k\"\nkind = \"{}\"\n{}\n", kind.name, minimal->second);
+    const auto header =
+      fmt::format("[[check]]\nid = \"k\"\nkind = \"{}\"\n{}\n", kind.name, minimal->second);
     const auto valid = kind.create(testutil::spec_from(header));
     INFO(testutil::error_message(valid));
     CHECK(valid);
@@ -52,16 +54,20 @@ TEST_CASE("checks::builtin_check_kinds: every kind builds from a minimal spec an
     REQUIRE_FALSE(created);
     CHECK(created.error().code == util::Errc::config);
     CHECK_THAT(created.error().message,
-               Catch::StartsWith("test.toml:") && Catch::Contains("unknown key \"surely_not_a_key\""));
+               Catch::StartsWith("test.toml:")
+                 && Catch::Contains("unknown key \"surely_not_a_key\""));
   }
 }
 
 TEST_CASE("checks::instantiate: unknown kind is a config error listing the kinds", "[checks]")
 {
-  const auto parsed = config::parse_config("[[check]]\nid = \"x\"\nkind = \"filez\"\n", "r.toml", "/");
+  const auto parsed =
+    config::parse_config("[[check]]\nid = \"x\"\nkind = \"filez\"\n", "r.toml", "/");
   REQUIRE(parsed);
   const auto planned = checks::instantiate(*parsed);
   REQUIRE_FALSE(planned);
   CHECK(planned.error().code == util::Errc::config);
-  CHECK_THAT(planned.error().message, Catch::StartsWith("r.toml:1:1: check \"x\": unknown kind \"filez\" (expected one of: command, files"));
+  CHECK_THAT(planned.error().message,
+             Catch::StartsWith(
+               "r.toml:1:1: check \"x\": unknown kind \"filez\" (expected one of: command, files"));
 }

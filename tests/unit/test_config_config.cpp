@@ -73,7 +73,8 @@ TEST_CASE("config::parse_config: defaults when [gate] is absent", "[config]")
   CHECK(parsed->gate.default_timeout == 60s);
 }
 
-TEST_CASE("config::parse_config: bad input names file, line, column and what was expected", "[config]")
+TEST_CASE("config::parse_config: bad input names file, line, column and what was expected",
+          "[config]")
 {
   struct Case
   {
@@ -82,7 +83,8 @@ TEST_CASE("config::parse_config: bad input names file, line, column and what was
   };
   const Case cases[] = {
     {"[gate]\ndeadline = 10\n[[check]]\nid=\"a\"\nkind=\"x\"\n",
-     "readygate.toml:2:12: [gate]: key \"deadline\": expected a duration string such as \"30s\", found an integer"},
+     "readygate.toml:2:12: [gate]: key \"deadline\": expected a duration string such as \"30s\", "
+     "found an integer"},
     {"[gate]\ndeadline = \"10\"\n[[check]]\nid=\"a\"\nkind=\"x\"\n",
      "readygate.toml:2:12: [gate]: key \"deadline\": invalid duration \"10\": missing unit"},
     {"[gate]\ndeadlin = \"10s\"\n[[check]]\nid=\"a\"\nkind=\"x\"\n",
@@ -90,7 +92,8 @@ TEST_CASE("config::parse_config: bad input names file, line, column and what was
     {"[gate]\nconcurrency = 0\n[[check]]\nid=\"a\"\nkind=\"x\"\n",
      "readygate.toml:2:15: [gate]: key \"concurrency\": expected an integer from 1 to 256"},
     {"[[check]]\nkind = \"http\"\n", "readygate.toml:1:1: check #1: missing key \"id\""},
-    {"[[check]]\nid = \"a b\"\nkind = \"http\"\n", "readygate.toml:2:6: check #1: key \"id\": expected a string of letters"},
+    {"[[check]]\nid = \"a b\"\nkind = \"http\"\n",
+     "readygate.toml:2:6: check #1: key \"id\": expected a string of letters"},
     {"[[check]]\nid = \"a\"\n", "check \"a\": key \"kind\": expected the name of a check kind"},
     {"[[check]]\nid = \"a\"\nkind = \"tcp\"\n[[check]]\nid = \"a\"\nkind = \"tcp\"\n",
      "readygate.toml:5:6: check \"a\": duplicate id"},
@@ -100,7 +103,8 @@ TEST_CASE("config::parse_config: bad input names file, line, column and what was
      "check \"a\" (tcp): key \"retry\": expected true or false, found a string"},
     {"[[check]]\nid = \"a\"\nkind = \"tcp\"\ndepends_on = [\"b\"]\n",
      "key \"depends_on\": \"b\" is not the id of a check defined before this one"},
-    {"[[check]]\nid = \"a\"\nkind = \"tcp\"\ntags = [1]\n", "key \"tags\": expected an array of strings, found an integer in it"},
+    {"[[check]]\nid = \"a\"\nkind = \"tcp\"\ntags = [1]\n",
+     "key \"tags\": expected an array of strings, found an integer in it"},
     {"checks = 1\n", "readygate.toml:1:10: unknown key \"checks\" (expected [gate] or [[check]])"},
     {"[gate]\n", "readygate.toml: no [[check]] tables"},
     {"[[check]\nid = 1\n", "readygate.toml:1:"},
@@ -126,7 +130,8 @@ TEST_CASE("config::load_config: a missing file is a config error naming it", "[c
 TEST_CASE("config::load_config: relative paths are taken from the config's directory", "[config]")
 {
   testutil::TempDir dir;
-  testutil::write_file(dir.path() / "sub/readygate.toml", "[[check]]\nid = \"a\"\nkind = \"x\"\nroot = \"app\"\n");
+  testutil::write_file(dir.path() / "sub/readygate.toml",
+                       "[[check]]\nid = \"a\"\nkind = \"x\"\nroot = \"app\"\n");
   const auto loaded = config::load_config(dir.path() / "sub/readygate.toml");
   REQUIRE(loaded);
   CHECK(loaded->checks[0].base_directory == dir.path() / "sub");

@@ -55,21 +55,26 @@ wait = "2"
   CHECK(testutil::error_message(fields.required_string("name"))
         == "test.toml:4:8: check \"c\" (demo): key \"name\": expected a string, found an integer");
   CHECK(testutil::error_message(fields.optional_integer("count", 1, 10))
-        == "test.toml:5:9: check \"c\" (demo): key \"count\": expected an integer from 1 to 10, found 30");
+        == "test.toml:5:9: check \"c\" (demo): key \"count\": expected an integer from 1 to 10, "
+           "found 30");
   CHECK_THAT(testutil::error_message(fields.optional_choice("mode", {"fast", "slow"})),
              Catch::Contains("key \"mode\": expected one of \"fast\", \"slow\", found \"medium\""));
-  CHECK_THAT(testutil::error_message(fields.optional_duration("wait")), Catch::Contains("missing unit"));
+  CHECK_THAT(testutil::error_message(fields.optional_duration("wait")),
+             Catch::Contains("missing unit"));
   CHECK_THAT(testutil::error_message(fields.required_string("missing")),
              Catch::Contains("test.toml:1:1: check \"c\" (demo): missing key \"missing\""));
 }
 
 TEST_CASE("config::FieldReader::finish: an unknown key is an error with its position", "[config]")
 {
-  const auto spec = testutil::spec_from("[[check]]\nid = \"api\"\nkind = \"http\"\nurl = \"u\"\nsttaus = 200\n");
+  const auto spec =
+    testutil::spec_from("[[check]]\nid = \"api\"\nkind = \"http\"\nurl = \"u\"\nsttaus = 200\n");
   config::FieldReader fields(spec);
   REQUIRE(fields.required_string("url"));
   const auto finished = fields.finish();
   REQUIRE_FALSE(finished);
-  CHECK_THAT(finished.error().message,
-             Catch::StartsWith("test.toml:5:10: check \"api\" (http): unknown key \"sttaus\" (expected one of: url"));
+  CHECK_THAT(
+    finished.error().message,
+    Catch::StartsWith(
+      "test.toml:5:10: check \"api\" (http): unknown key \"sttaus\" (expected one of: url"));
 }

@@ -18,9 +18,8 @@ class ScriptedCheck final : public hook::Check
 {
 public:
   explicit ScriptedCheck(std::function<CheckResult(unsigned, const hook::CheckContext&)> script)
-    : m_script(std::move(script))
-  {
-  }
+      : m_script(std::move(script))
+  {}
 
   CheckResult
   run(const hook::CheckContext& ctx) const override
@@ -28,7 +27,11 @@ public:
     return m_script(++m_attempts, ctx);
   }
 
-  unsigned attempts() const { return m_attempts; }
+  unsigned
+  attempts() const
+  {
+    return m_attempts;
+  }
 
 private:
   std::function<CheckResult(unsigned, const hook::CheckContext&)> m_script;
@@ -36,7 +39,9 @@ private:
 };
 
 hook::PlannedCheck
-planned(std::string id, std::shared_ptr<const hook::Check> check, std::chrono::milliseconds timeout = 5s)
+planned(std::string id,
+        std::shared_ptr<const hook::Check> check,
+        std::chrono::milliseconds timeout = 5s)
 {
   hook::PlannedCheck entry;
   entry.id = std::move(id);
@@ -105,9 +110,8 @@ TEST_CASE("hook::verdict_of: error outranks fail outranks pass; skip counts as p
 
 TEST_CASE("hook::run_checks: an escaping exception becomes an error", "[runner]")
 {
-  const auto throwing = std::make_shared<ScriptedCheck>([](unsigned, const hook::CheckContext&) -> CheckResult {
-    throw std::runtime_error("boom");
-  });
+  const auto throwing = std::make_shared<ScriptedCheck>(
+    [](unsigned, const hook::CheckContext&) -> CheckResult { throw std::runtime_error("boom"); });
   const auto summary = hook::run_checks({planned("t", throwing)}, {}, options());
   CHECK(summary.results[0].result.status == Status::error);
   CHECK(summary.results[0].result.message == "unexpected exception: boom");
@@ -140,7 +144,8 @@ TEST_CASE("hook::run_checks: concurrency is bounded and used", "[runner]")
   CHECK(took < 2s);
 }
 
-TEST_CASE("hook::run_checks: a check that outlives its timeout is an error and the run goes on", "[runner]")
+TEST_CASE("hook::run_checks: a check that outlives its timeout is an error and the run goes on",
+          "[runner]")
 {
   const auto hanging = std::make_shared<ScriptedCheck>([](unsigned, const hook::CheckContext&) {
     std::this_thread::sleep_for(3s); // ignores its deadline on purpose
@@ -173,14 +178,17 @@ TEST_CASE("hook::run_checks: a check that honours its deadline reports its own m
 
 TEST_CASE("hook::run_checks: retry until pass within the deadline", "[runner]")
 {
-  const auto flaky = std::make_shared<ScriptedCheck>([](unsigned attempt, const hook::CheckContext&) {
-    return attempt < 3 ? CheckResult::fail("not yet") : CheckResult::pass("ready");
-  });
+  const auto flaky =
+    std::make_shared<ScriptedCheck>([](unsigned attempt, const hook::CheckContext&) {
+      return attempt < 3 ? CheckResult::fail("not yet") : CheckResult::pass("ready");
+    });
   auto entry = planned("flaky", flaky);
   entry.retry = true;
   std::vector<unsigned> progress_attempts;
   auto run = options();
-  run.on_progress = [&](const hook::Progress& progress) { progress_attempts.push_back(progress.attempt); };
+  run.on_progress = [&](const hook::Progress& progress) {
+    progress_attempts.push_back(progress.attempt);
+  };
   const auto summary = hook::run_checks({entry}, {}, run);
   CHECK(summary.results[0].result.status == Status::pass);
   CHECK(summary.results[0].attempts == 3);
@@ -213,8 +221,10 @@ TEST_CASE("hook::run_checks: the run deadline cuts off running and unstarted che
 {
   const auto long_check = returning(Status::pass, 2s);
   const auto started = util::Clock::now();
-  const auto summary = hook::run_checks(
-    {planned("long", long_check), planned("queued", returning(Status::pass))}, {}, options(300ms, 1));
+  const auto summary =
+    hook::run_checks({planned("long", long_check), planned("queued", returning(Status::pass))},
+                     {},
+                     options(300ms, 1));
   CHECK(util::Clock::now() - started < 1s);
   CHECK(summary.deadline_reached);
   CHECK(summary.results[0].result.status == Status::error);
@@ -234,7 +244,9 @@ TEST_CASE("hook::run_checks: a stop request ends the run promptly with what fini
   });
   const auto started = util::Clock::now();
   const auto summary = hook::run_checks(
-    {planned("quick", returning(Status::pass)), planned("slow", returning(Status::pass, 5s))}, {}, run);
+    {planned("quick", returning(Status::pass)), planned("slow", returning(Status::pass, 5s))},
+    {},
+    run);
   stopper.join();
   CHECK(util::Clock::now() - started < 1500ms);
   CHECK(summary.interrupted);
@@ -260,7 +272,9 @@ TEST_CASE("hook::run_checks: dependencies wait, and skip when they do not pass",
   auto blocked = planned("blocked", returning(Status::pass));
   blocked.depends_on = {"broken"};
   const auto summary = hook::run_checks(
-    {planned("base", base), dependent, planned("broken", returning(Status::fail)), blocked}, {}, options());
+    {planned("base", base), dependent, planned("broken", returning(Status::fail)), blocked},
+    {},
+    options());
   CHECK(summary.results[1].result.status == Status::pass);
   CHECK(summary.results[3].result.status == Status::skip);
   CHECK(summary.results[3].result.message == "dependency \"broken\" did not pass (fail)");

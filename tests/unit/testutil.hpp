@@ -13,7 +13,8 @@
 
 // Catch2 would otherwise pick boost::system::result's operator<<, which needs T streamable.
 namespace Catch {
-template<typename T> struct StringMaker<util::Result<T>>
+template <typename T>
+struct StringMaker<util::Result<T>>
 {
   static std::string
   convert(const util::Result<T>& result)
@@ -21,7 +22,8 @@ template<typename T> struct StringMaker<util::Result<T>>
     return result ? std::string("<value>") : "<error: " + result.error().message + ">";
   }
 };
-template<> struct StringMaker<hook::Status>
+template <>
+struct StringMaker<hook::Status>
 {
   static std::string
   convert(hook::Status status)
@@ -42,7 +44,11 @@ public:
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 
-  const std::filesystem::path& path() const { return m_path; }
+  const std::filesystem::path&
+  path() const
+  {
+    return m_path;
+  }
 
 private:
   std::filesystem::path m_path;
@@ -57,7 +63,7 @@ config::CheckSpec spec_from(std::string_view toml,
                             const std::filesystem::path& base_directory = "/nonexistent");
 
 // Return the error message of `result`, or "" when it holds a value.
-template<typename T>
+template <typename T>
 std::string
 error_message(const util::Result<T>& result)
 {
