@@ -83,8 +83,9 @@ run_check_command(const CliOptions& options, std::stop_token stop, bool& abandon
     }
   }
 
-  util::SystemProcessRunner processes;
-  util::CurlHttpClient http;
+  // Process lifetime: an abandoned check attempt may still call them after the run returns.
+  static util::SystemProcessRunner processes;
+  static util::CurlHttpClient http;
   Services services;
   services.processes = &processes;
   services.http = &http;
