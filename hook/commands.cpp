@@ -95,18 +95,19 @@ run_check_command(const CliOptions& options, std::stop_token stop, bool& abandon
   run_options.retry_interval = plan->config.gate.retry_interval;
   run_options.concurrency = plan->config.gate.concurrency;
   run_options.stop = stop;
-  if (isatty(STDERR_FILENO) == 1) {
-    run_options.on_progress = [](const Progress& progress) {
-      if (progress.will_retry) {
-        std::cerr << fmt::format("readygate: {} ({}): attempt {}: {}: {}; retrying\n",
-                                 progress.check.id,
-                                 progress.check.kind,
-                                 progress.attempt,
-                                 status_name(progress.result.status),
-                                 progress.result.message);
-      }
-    };
-  }
+  // Retries are logged on standard error (the journal, under systemd), so an operator can see
+  // why a boot is still waiting; the report itself comes once, at the end, on standard output.
+  run_options.on_progress = [interval = run_options.retry_interval](const Progress& progress) {
+    if (progress.will_retry) {
+      std::cerr << fmt::format("readygate: {} ({}): attempt {}: {}: {}; retrying in {}\n",
+                               progress.check.id,
+                               progress.check.kind,
+                               progress.attempt,
+                               status_name(progress.result.status),
+                               progress.result.message,
+                               util::format_duration(interval));
+    }
+  };
 
   const auto summary = run_checks(plan->checks, services, run_options);
   abandoned = summary.attempts_abandoned;

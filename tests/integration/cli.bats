@@ -249,3 +249,29 @@ TOML
   [ "$status" -eq 1 ]
   [[ "$output" == *"public/css/site.css"* ]]
 }
+
+@test "retrying checks are logged on stderr; the report stays on stdout" {
+  marker="$BATS_TEST_TMPDIR/ready"
+  config=$(write_config <<TOML
+[gate]
+deadline = "20s"
+retry_interval = "300ms"
+
+[[check]]
+id = "starts-late"
+kind = "command"
+argv = ["sh", "-c", "n=\$(cat '$marker' 2>/dev/null || echo 0); echo \$((n + 1)) > '$marker'; [ \$n -ge 2 ]"]
+retry = true
+TOML
+)
+  run --separate-stderr "$READYGATE" check --config "$config" --format json
+  [ "$status" -eq 0 ]
+  [[ "$stderr" == *"readygate: starts-late (command): attempt 1: fail: "*"; retrying in 300ms"* ]]
+  [[ "$stderr" == *"attempt 2: fail"* ]]
+  [[ "$stderr" != *"attempt 3"* ]]
+  python3 - "$output" <<'PY'
+import json, sys
+check = json.loads(sys.argv[1])["checks"][0]
+assert check["status"] == "pass" and check["attempts"] == 3, check
+PY
+}
