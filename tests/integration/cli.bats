@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
 # The command line: usage errors exit 64, configuration errors exit 78 with file:line:col.
 
+bats_require_minimum_version 1.5.0
 load helpers
 
 teardown() { stop_servers; }
