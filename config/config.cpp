@@ -308,6 +308,12 @@ parse_config(std::string_view text,
 util::Result<Config>
 load_config(const std::filesystem::path& path)
 {
+  std::error_code type_error;
+  if (std::filesystem::is_directory(path, type_error)) {
+    return make_error(
+      Errc::config,
+      fmt::format("{}: cannot read the configuration: it is a directory", path.string()));
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int saved = errno;

@@ -127,6 +127,15 @@ TEST_CASE("config::load_config: a missing file is a config error naming it", "[c
   CHECK_THAT(loaded.error().message, Catch::StartsWith("/nonexistent/readygate.toml: cannot read"));
 }
 
+TEST_CASE("config::load_config: a directory is a config error naming it", "[config]")
+{
+  testutil::TempDir dir;
+  const auto loaded = config::load_config(dir.path());
+  REQUIRE_FALSE(loaded);
+  CHECK(loaded.error().message
+        == dir.path().string() + ": cannot read the configuration: it is a directory");
+}
+
 TEST_CASE("config::load_config: relative paths are taken from the config's directory", "[config]")
 {
   testutil::TempDir dir;
