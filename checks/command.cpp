@@ -15,6 +15,8 @@ namespace checks {
 namespace {
 
 constexpr std::int64_t k_max_output_limit = std::int64_t{64} * 1024 * 1024;
+// An argument or variable is a C string for exec: a NUL would cut it and run another command.
+constexpr std::string_view k_nul_byte = "has a NUL byte (a C string would end there)";
 
 class CommandCheck final : public hook::Check
 {
@@ -75,7 +77,9 @@ read_patterns(config::FieldReader& fields, std::string_view key)
   std::vector<OutputPattern> patterns;
   for (auto& text : texts) {
     try {
-      boost::regex regex(text, boost::regex::ECMAScript);
+      // no_mod_m: `^` and `$` are the start and end of the whole output, as documented; Boost's
+      // default lets them match at every line break, so '^$' would pass any output ending in \n.
+      boost::regex regex(text, boost::regex::ECMAScript | boost::regex::no_mod_m);
       patterns.push_back(OutputPattern{std::move(text), regex});
     } catch (const boost::regex_error& error) {
       return fields.error_at(
@@ -223,6 +227,9 @@ parse_command(const config::CheckSpec& spec)
     if (text.empty()) {
       return fields.error_at("command", "expected a command, found an empty string");
     }
+    if (text.find('\0') != std::string::npos) {
+      return fields.error_at("command", k_nul_byte);
+    }
     command.display = text;
     command.argv = {"/bin/sh", "-c", std::move(text)};
   } else {
@@ -240,6 +247,11 @@ parse_command(const config::CheckSpec& spec)
     }
     if (command.argv.front().empty()) {
       return fields.error_at("argv", "the program (the first element) is an empty string");
+    }
+    for (std::size_t i = 0; i < command.argv.size(); ++i) {
+      if (command.argv[i].find('\0') != std::string::npos) {
+        return fields.error_at("argv", fmt::format("element {}: {}", i + 1, k_nul_byte));
+      }
     }
     command.display = display_argv(command.argv);
   }
@@ -270,8 +282,12 @@ parse_command(const config::CheckSpec& spec)
 
   RG_TRY_ASSIGN(command.env, fields.string_table("env"));
   for (const auto& [name, value] : command.env) {
-    if (name.empty() || name.find('=') != std::string::npos) {
+    if (name.empty() || name.find('=') != std::string::npos
+        || name.find('\0') != std::string::npos) {
       return fields.error_at("env", fmt::format("\"{}\" is not a variable name", name));
+    }
+    if (value.find('\0') != std::string::npos) {
+      return fields.error_at("env", fmt::format("the value of \"{}\": {}", name, k_nul_byte));
     }
   }
 

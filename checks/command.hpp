@@ -63,7 +63,7 @@ struct OutputPattern
   std::string text; // as written, for messages
   // Boost.Regex, not std::regex: libstdc++'s matcher recurses per character and crashes the
   // process (SIGSEGV) on a 64 KiB output even for `a.*z`; Boost's gives up with an exception.
-  boost::regex regex; // compiled from `text`, ECMAScript syntax
+  boost::regex regex; // compiled from `text`, ECMAScript syntax; ^ and $ anchor the whole output
 };
 
 struct CommandSpec

@@ -103,7 +103,9 @@ util::Result<boost::regex>
 compile(const std::string& pattern)
 {
   try {
-    return boost::regex(pattern, boost::regex::perl);
+    // no_mod_m: `^` and `$` are the start and end of the whole body, as in Perl without /m;
+    // Boost's default lets them match at every line break ('^ok$' would pass "error\nok\n").
+    return boost::regex(pattern, boost::regex::perl | boost::regex::no_mod_m);
   } catch (const boost::regex_error& error) {
     return util::make_error(
       util::Errc::config,
@@ -131,6 +133,27 @@ request_line(const HttpSpec& spec)
 {
   const auto url = util::redact_url(spec.url);
   return spec.is_file ? url : fmt::format("{} {}", spec.method, url);
+}
+
+// Return what a file of `type` is when it is there but not a regular file, else "".
+std::string_view
+non_file_type_name(std::filesystem::file_type type)
+{
+  using std::filesystem::file_type;
+  switch (type) {
+  case file_type::directory:
+    return "a directory";
+  case file_type::fifo:
+    return "a fifo";
+  case file_type::socket:
+    return "a socket";
+  case file_type::character:
+    return "a character device";
+  case file_type::block:
+    return "a block device";
+  default:
+    return "";
+  }
 }
 
 class HttpCheck final : public hook::Check
@@ -179,6 +202,9 @@ parse_http(const config::CheckSpec& check_spec)
 
   HttpSpec spec;
   RG_TRY_ASSIGN(spec.url, reader.required_string("url"));
+  if (spec.url.find('\0') != std::string::npos) {
+    return reader.error_at("url", "the URL has a NUL byte");
+  }
   auto parts = util::parse_url(spec.url);
   if (!parts) {
     return reader.error_at("url", parts.error().message);
@@ -221,6 +247,10 @@ parse_http(const config::CheckSpec& check_spec)
     }
     if (value.find_first_of("\r\n") != std::string::npos) {
       return reader.error_at("headers", fmt::format("the value of \"{}\" has a line break", name));
+    }
+    if (value.find('\0') != std::string::npos) {
+      // libcurl takes C strings: the value would be cut there, and another one sent.
+      return reader.error_at("headers", fmt::format("the value of \"{}\" has a NUL byte", name));
     }
   }
   RG_TRY_ASSIGN(const auto body, reader.optional_string("body"));
@@ -326,7 +356,16 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
          util::printable_excerpt(response.body, response.body_truncated, k_excerpt_length)});
     }
   }
+  std::vector<hook::Finding> undetermined;
   for (const auto& pattern : spec.body_matches) {
+    if (response.body_truncated) {
+      // Never judged on part of a body: `$`, lookaheads and \b would be judged at the cut.
+      undetermined.push_back(
+        {"body",
+         fmt::format("matches /{}/", pattern),
+         fmt::format("more than body_limit ({} bytes); not judged", spec.body_limit)});
+      continue;
+    }
     auto compiled = compile(pattern);
     if (!compiled) {
       return hook::CheckResult::error(
@@ -349,6 +388,14 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
   }
 
   const auto what = request_line(spec);
+  if (findings.empty() && !undetermined.empty()) {
+    auto message =
+      fmt::format("{}: the body is longer than body_limit ({} bytes); raise it to judge {}",
+                  what,
+                  spec.body_limit,
+                  undetermined.front().expected);
+    return hook::CheckResult::error(std::move(message), std::move(undetermined));
+  }
   if (findings.empty()) {
     if (spec.is_file) {
       return hook::CheckResult::pass(fmt::format(
@@ -361,6 +408,7 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
   if (findings.size() > 1) {
     message += fmt::format(" (and {} more)", findings.size() - 1);
   }
+  findings.insert(findings.end(), undetermined.begin(), undetermined.end());
   if (non_body_findings == 0 && response.body_truncated) {
     // Only the body differs, and only part of it was read: what is missing may be in the rest.
     return hook::CheckResult::error(
@@ -393,6 +441,12 @@ evaluate_http_error(const HttpSpec& spec, const util::Error& error)
       return hook::CheckResult::fail(
         fmt::format("{}: the file does not exist", spec.file_path.string()),
         {{spec.file_path.string(), "exists", "missing"}});
+    }
+    if (const auto found = non_file_type_name(state.type()); !found.empty()) {
+      // Observed, and not what the release has there (the client only reads regular files).
+      return hook::CheckResult::fail(
+        fmt::format("{}: {}, expected a file", spec.file_path.string(), found),
+        {{spec.file_path.string(), "a file", std::string(found)}});
     }
   }
   return hook::CheckResult::from_error(error);

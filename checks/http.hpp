@@ -6,10 +6,11 @@
 //   fail   an answer came and differs: another status, a header missing or different, the body
 //          without an expected string or pattern; a server whose TLS certificate does not verify
 //          (it answered, with the wrong identity: expired, self-signed, another name); a
-//          file:// URL whose file does not exist or is a directory
+//          file:// URL whose file does not exist or is not a regular file (a directory, a fifo)
 //   error  no answer: connection refused, timeout, name not resolved, connection reset, an
 //          unreadable file; also a body longer than `body_limit` whose kept part lacks an
-//          expected string (the rest could not be looked at)
+//          expected string, or that a pattern is to be matched against (the rest could not be
+//          looked at; `$` would match at the cut)
 //
 // Example:
 //   [[check]]
@@ -20,7 +21,7 @@
 //   headers = { Host = "api.example.com" }
 //   expect_headers = { content-type = "application/json" }
 //   body_contains = "\"version\": \"1.2.3\""    # a string or an array; all must be present
-//   body_matches = ['"build": "[0-9a-f]{40}"']  # Perl-style regular expressions (Boost.Regex)
+//   body_matches = ['"build": "[0-9a-f]{40}"']  # Perl-style (Boost.Regex); ^ $: whole body
 //   timeout = "5s"
 //
 // Other keys: method (default "GET"), body, unix_socket (a path: the request goes to that socket,

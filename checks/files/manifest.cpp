@@ -481,6 +481,17 @@ parse_manifest(std::istream& in, std::string_view name)
                   util::to_hex(*recorded),
                   util::to_hex(actual)));
   }
+  // Every walk records the root; a manifest without it (or without any entry) would check
+  // nothing, and with allow_extra = ["**"] admit any tree.
+  if (find_if(manifest.entries.begin(),
+              manifest.entries.end(),
+              [](const Entry& e) { return e.path == "."; })
+      == manifest.entries.end()) {
+    return util::make_error(
+      util::Errc::config,
+      fmt::format("{}: no entry for the root \".\" (every manifest lists the root directory)",
+                  name));
+  }
   manifest.digest = actual;
   return manifest;
 }

@@ -66,8 +66,8 @@ void format_manifest(const std::vector<std::string>& excludes,
 
 // Read a manifest from `in`; `name` (the file name) starts every error message
 // ("files.manifest:12: ..."). Rejects an unknown version, a missing or mismatching digest, a
-// line that does not parse, unsorted or duplicate paths, and paths that are absolute or have an
-// empty, "." or ".." component.
+// line that does not parse, unsorted or duplicate paths, paths that are absolute or have an
+// empty, "." or ".." component, and a manifest without the root entry ".".
 util::Result<Manifest> parse_manifest(std::istream& in, std::string_view name);
 
 // Read and parse the manifest file at `path`.

@@ -1,6 +1,7 @@
 #include "glob.hpp"
 
 #include <string>
+#include <vector>
 
 namespace util {
 
@@ -33,68 +34,116 @@ match_set(std::string_view pattern, char c, bool& matched)
   return i + 1;
 }
 
-bool
-match_here(std::string_view pattern, std::string_view text)
+// Matches a pattern against a text. Each star tries every split of the text; remembering which
+// (pattern, text) suffixes failed keeps that polynomial: without it "*a*a*a*a*a*a*a*a*b" against
+// a long name of a's takes seconds, and a walk (or `manifest create`, which has no deadline)
+// would hang on one glob.
+class Matcher
 {
-  while (!pattern.empty()) {
-    if (pattern.substr(0, 2) == "**") {
-      auto rest = pattern.substr(2);
-      // "a/**/b" also matches "a/b": "**/" may stand for no directory at all.
-      if (!rest.empty() && rest.front() == '/' && match_here(rest.substr(1), text)) {
-        return true;
-      }
-      for (std::size_t skip = 0; skip <= text.size(); ++skip) {
-        if (match_here(rest, text.substr(skip))) {
-          return true;
-        }
-      }
+public:
+  Matcher(std::string_view pattern, std::string_view text)
+      : m_pattern(pattern),
+        m_text(text)
+  {}
+
+  bool
+  matches()
+  {
+    return match_here(m_pattern, m_text);
+  }
+
+private:
+  // Return whether `pattern` matches `text`, suffixes of m_pattern and m_text.
+  bool
+  match_suffix(std::string_view pattern, std::string_view text)
+  {
+    const auto p = m_pattern.size() - pattern.size();
+    const auto t = m_text.size() - text.size();
+    if (m_failed.empty()) {
+      m_failed.assign((m_pattern.size() + 1) * (m_text.size() + 1), false);
+    }
+    auto&& failed = m_failed[p * (m_text.size() + 1) + t];
+    if (failed) {
       return false;
     }
-    if (pattern.front() == '*') {
-      auto rest = pattern.substr(1);
-      for (std::size_t skip = 0; skip <= text.size(); ++skip) {
-        if (match_here(rest, text.substr(skip))) {
+    const bool matched = match_here(pattern, text);
+    failed = !matched;
+    return matched;
+  }
+
+  bool
+  match_here(std::string_view pattern, std::string_view text)
+  {
+    while (!pattern.empty()) {
+      if (pattern.substr(0, 2) == "**") {
+        auto rest = pattern.substr(2);
+        // "a/**/b" also matches "a/b": "**/" may stand for no directory at all.
+        if (!rest.empty() && rest.front() == '/' && match_suffix(rest.substr(1), text)) {
           return true;
         }
-        if (skip < text.size() && text[skip] == '/') {
+        for (std::size_t skip = 0; skip <= text.size(); ++skip) {
+          if (match_suffix(rest, text.substr(skip))) {
+            return true;
+          }
+        }
+        return false;
+      }
+      if (pattern.front() == '*') {
+        auto rest = pattern.substr(1);
+        for (std::size_t skip = 0; skip <= text.size(); ++skip) {
+          if (match_suffix(rest, text.substr(skip))) {
+            return true;
+          }
+          if (skip < text.size() && text[skip] == '/') {
+            return false;
+          }
+        }
+        return false;
+      }
+      if (text.empty()) {
+        return false;
+      }
+      if (pattern.front() == '?') {
+        if (text.front() == '/') {
           return false;
         }
+        pattern.remove_prefix(1);
+        text.remove_prefix(1);
+        continue;
       }
-      return false;
-    }
-    if (text.empty()) {
-      return false;
-    }
-    if (pattern.front() == '?') {
-      if (text.front() == '/') {
+      if (pattern.front() == '[') {
+        bool matched = false;
+        const auto length = match_set(pattern, text.front(), matched);
+        if (length != 0) {
+          if (!matched) {
+            return false;
+          }
+          pattern.remove_prefix(length);
+          text.remove_prefix(1);
+          continue;
+        }
+      }
+      if (pattern.front() == '\\' && pattern.size() > 1) {
+        pattern.remove_prefix(1);
+      }
+      if (pattern.front() != text.front()) {
         return false;
       }
       pattern.remove_prefix(1);
       text.remove_prefix(1);
-      continue;
     }
-    if (pattern.front() == '[') {
-      bool matched = false;
-      const auto length = match_set(pattern, text.front(), matched);
-      if (length != 0) {
-        if (!matched) {
-          return false;
-        }
-        pattern.remove_prefix(length);
-        text.remove_prefix(1);
-        continue;
-      }
-    }
-    if (pattern.front() == '\\' && pattern.size() > 1) {
-      pattern.remove_prefix(1);
-    }
-    if (pattern.front() != text.front()) {
-      return false;
-    }
-    pattern.remove_prefix(1);
-    text.remove_prefix(1);
+    return text.empty();
   }
-  return text.empty();
+
+  std::string_view m_pattern;
+  std::string_view m_text;
+  std::vector<bool> m_failed; // by (pattern offset, text offset); allocated at the first star
+};
+
+bool
+match_here(std::string_view pattern, std::string_view text)
+{
+  return Matcher(pattern, text).matches();
 }
 
 } // namespace
@@ -102,6 +151,11 @@ match_here(std::string_view pattern, std::string_view text)
 bool
 glob_match(std::string_view pattern, std::string_view path)
 {
+  // "var/cache/" is written to mean the directory: match it as "var/cache", which covers all
+  // under it.
+  while (pattern.size() > 1 && pattern.back() == '/') {
+    pattern.remove_suffix(1);
+  }
   const bool anchored = pattern.find('/') != std::string_view::npos;
   // Try the path itself and each directory above it: a pattern naming a directory covers all
   // that lies under it.

@@ -11,7 +11,8 @@ namespace util {
 
 // Return true when `path` (relative, '/'-separated) matches `pattern`, or lies under a directory
 // that does. `*` and `?` do not cross '/', `**` does; `[...]` is a set. A pattern without '/'
-// matches the last component at any depth ("*.log" matches "var/app.log").
+// matches the last component at any depth ("*.log" matches "var/app.log"). A trailing '/' is
+// dropped ("var/cache/" is "var/cache").
 bool glob_match(std::string_view pattern, std::string_view path);
 
 // Return true when `path` matches any of `patterns`.

@@ -54,7 +54,9 @@ public:
 
   // Perform `request`. Any answer, whatever its status, is a value; no answer is an error:
   // Errc::timeout when the deadline passed, Errc::network when the connection failed,
-  // Errc::io for an unreadable file:// URL, Errc::cancelled when stopped.
+  // Errc::io for a file:// URL that is missing, unreadable or not a regular file (read here,
+  // not by libcurl, so a fifo or /dev/zero cannot hold it past its timeout), Errc::cancelled
+  // when stopped.
   virtual Result<HttpResponse> perform(const HttpRequest& request) = 0;
 };
 

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <netdb.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -135,6 +136,46 @@ resolve(const std::string& host,
 
 enum class Attempt { connected, failed, timed_out, cancelled };
 
+// Return true when the connected socket `fd` is connected to itself. Connecting to a loopback
+// port in the ephemeral range that nobody listens on can pick that same port as the source, and
+// TCP's simultaneous open then "connects" the socket to itself: no server is there.
+bool
+connected_to_itself(int fd)
+{
+  sockaddr_storage local{};
+  sockaddr_storage peer{};
+  socklen_t local_length = sizeof local;
+  socklen_t peer_length = sizeof peer;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &local_length) != 0
+      || ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &peer_length) != 0
+      || local.ss_family != peer.ss_family) {
+    return false;
+  }
+  if (local.ss_family == AF_INET) {
+    const auto& a = reinterpret_cast<const sockaddr_in&>(local);
+    const auto& b = reinterpret_cast<const sockaddr_in&>(peer);
+    return a.sin_port == b.sin_port && a.sin_addr.s_addr == b.sin_addr.s_addr;
+  }
+  if (local.ss_family == AF_INET6) {
+    const auto& a = reinterpret_cast<const sockaddr_in6&>(local);
+    const auto& b = reinterpret_cast<const sockaddr_in6&>(peer);
+    return a.sin6_port == b.sin6_port
+           && std::memcmp(&a.sin6_addr, &b.sin6_addr, sizeof a.sin6_addr) == 0;
+  }
+  return false;
+}
+
+// Return `connected`, or `failed` with ECONNREFUSED when the socket `fd` connected to itself.
+Attempt
+unless_self(int fd, int& error_number)
+{
+  if (connected_to_itself(fd)) {
+    error_number = ECONNREFUSED;
+    return Attempt::failed;
+  }
+  return Attempt::connected;
+}
+
 // Connect to one address; on failure put the errno into `error_number`.
 Attempt
 connect_one(const addrinfo& address,
@@ -149,7 +190,7 @@ connect_one(const addrinfo& address,
     return Attempt::failed;
   }
   if (::connect(socket.fd(), address.ai_addr, address.ai_addrlen) == 0) {
-    return Attempt::connected;
+    return unless_self(socket.fd(), error_number);
   }
   if (errno != EINPROGRESS) {
     error_number = errno;
@@ -179,7 +220,7 @@ connect_one(const addrinfo& address,
         return Attempt::failed;
       }
       if (socket_error == 0) {
-        return Attempt::connected;
+        return unless_self(socket.fd(), error_number);
       }
       error_number = socket_error;
       return Attempt::failed;

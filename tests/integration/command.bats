@@ -28,6 +28,21 @@ EOF
   [[ "$output" == *"PASS"*"greets"* ]]
 }
 
+@test "command: stderr_matches = '^\$' fails on any stderr, even one ending in a newline" {
+  config=$(write_config <<'EOF'
+[[check]]
+id = "quiet"
+kind = "command"
+argv = ["sh", "-c", "echo 'FATAL: cannot open database' >&2"]
+stderr_matches = '^$'
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"stderr: expected matches \"^\$\", found FATAL: cannot open database\\n"* ]]
+}
+
 @test "command: shell, working_dir relative to the config and env" {
   mkdir -p "$BATS_TEST_TMPDIR/app"
   echo "release 7" >"$BATS_TEST_TMPDIR/app/VERSION"

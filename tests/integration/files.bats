@@ -121,6 +121,16 @@ PY
   [[ "$output" == *"digest mismatch"* ]]
 }
 
+@test "files: a manifest without entries is an error (exit 2), even with allow_extra = [\"**\"]" {
+  # A well-formed header and the digest of nothing: it would check nothing at all.
+  printf '#readygate-manifest 1\n#digest sha256:%s\n' "$(printf '' | sha256sum | cut -d' ' -f1)" \
+    >"$MANIFEST"
+  run "$READYGATE" check --config "$(files_config 'allow_extra = ["**"]')"
+  echo "$output"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *'no entry for the root "."'* ]]
+}
+
 @test "files: a missing manifest is an error (exit 2) naming it" {
   rm "$MANIFEST"
   run "$READYGATE" check --config "$(files_config)"

@@ -69,6 +69,21 @@ EOF
   [[ "$output" == *'1.0.0'* ]]
 }
 
+@test "http: a pattern is not judged on a body cut at body_limit (exit 2)" {
+  start_http_server "$ROOT"
+  # 100 "x" kept as 10: '^x{10}$' would match at the cut, though the body is longer.
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$HTTP_PORT/big/100"
+body_matches = '^x{10}$'
+body_limit = 10
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"the body is longer than body_limit (10 bytes)"* ]]
+}
+
 @test "http: a header that differs fails (exit 1)" {
   start_http_server "$ROOT"
   config=$(http_config <<EOF
@@ -184,6 +199,22 @@ EOF
   echo "$output"
   [ "$status" -eq 1 ]
   [[ "$output" == *"$ROOT/MISSING: expected exists, found missing"* ]]
+}
+
+@test "http: file:// naming a fifo fails at once (exit 1) instead of blocking past the timeout" {
+  mkfifo "$ROOT/VERSION.fifo"
+  config=$(http_config <<EOF
+url = "file://$ROOT/VERSION.fifo"
+body_contains = "1.2.3"
+timeout = "3s"
+EOF
+)
+  SECONDS=0
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"$ROOT/VERSION.fifo: expected a file, found a fifo"* ]]
+  [ "$SECONDS" -lt 2 ]
 }
 
 @test "http: a certificate that does not verify fails (exit 1); tls_verify = false or ca_file accept it" {

@@ -194,6 +194,13 @@ output_limit = 1024)");
                        "key \"env\": expected a table of strings");
   require_config_error("argv = [\"x\"]\nenv = { \"A=B\" = \"1\" }",
                        R"(key "env": "A=B" is not a variable name)");
+  // exec takes C strings: a NUL would cut the argument and run another command.
+  require_config_error("argv = [\"/bin/echo\", \"ok\\u0000 not ok\"]",
+                       "key \"argv\": element 2: has a NUL byte");
+  require_config_error("shell = true\ncommand = \"true\\u0000; false\"",
+                       "key \"command\": has a NUL byte");
+  require_config_error("argv = [\"x\"]\nenv = { A = \"1\\u00002\" }",
+                       "key \"env\": the value of \"A\": has a NUL byte");
   require_config_error("argv = [\"x\"]\noutput_limit = 0", "key \"output_limit\"");
   require_config_error("argv = [\"x\"]\nworking_dir = 3", "key \"working_dir\"");
 }
@@ -282,6 +289,22 @@ stderr_contains = "warming done")");
   CHECK(empty.status == Status::fail);
   REQUIRE(empty.findings.size() == 1);
   CHECK(empty.findings[0].found == "(empty)");
+}
+
+TEST_CASE("checks::evaluate_command: '^' and '$' anchor the whole output, not each line",
+          "[command]")
+{
+  // The documented "stderr must be empty": any text, even one line ending in a newline, fails.
+  const auto empty = parsed("argv = [\"x\"]\nstderr_matches = '^$'");
+  CHECK(checks::evaluate_command(empty, exited(0)).status == Status::pass);
+  CHECK(checks::evaluate_command(empty, exited(0, "", "oops\n")).status == Status::fail);
+  CHECK(checks::evaluate_command(empty, exited(0, "", "FATAL\n\nmore")).status == Status::fail);
+  CHECK(checks::evaluate_command(empty, exited(0, "", "\n")).status == Status::fail);
+
+  const auto exact = parsed("argv = [\"x\"]\nstdout_matches = '^ready\\n$'");
+  CHECK(checks::evaluate_command(exact, exited(0, "ready\n")).status == Status::pass);
+  CHECK(checks::evaluate_command(exact, exited(0, "ready\nbut broken\n")).status == Status::fail);
+  CHECK(checks::evaluate_command(exact, exited(0, "starting\nready\n")).status == Status::fail);
 }
 
 TEST_CASE("checks::evaluate_command: exit code and output findings come together", "[command]")

@@ -235,6 +235,18 @@ TEST_CASE("checks::files::parse_manifest: an edited or truncated manifest is rej
   }
 }
 
+TEST_CASE("checks::files::parse_manifest: a manifest without the root entry is rejected", "[files]")
+{
+  // It would check nothing: with allow_extra = ["**"] any tree would pass.
+  const std::string no_root =
+    "files.manifest: no entry for the root \".\" (every manifest lists the root directory)";
+  CHECK(testutil::error_message(parse(with_valid_header(""))) == no_root);
+  CHECK(testutil::error_message(parse(with_valid_header("a dir 0755 0 0 - - -\n"))) == no_root);
+  CHECK(parse(with_valid_header(". dir 0755 0 0 - - -\n")));
+  // "-" sorts before ".": the root need not be the first entry.
+  CHECK(parse(with_valid_header("%2D dir 0755 0 0 - - -\n. dir 0755 0 0 - - -\n")));
+}
+
 TEST_CASE("checks::files::parse_manifest: rejects versions and headers it does not know", "[files]")
 {
   CHECK(testutil::error_message(parse(""))
@@ -265,8 +277,9 @@ TEST_CASE("checks::files::parse_manifest: rejects unsorted, duplicate and escapi
         == "files.manifest:4: path \"a\" is a duplicate (entries must be sorted by path, bytewise, "
            "and unique)");
   // Bytewise: a space (0x20) sorts before '/' (0x2f), so "a b" comes before "a/b".
-  CHECK(parse(
-    with_valid_header("a dir 0755 0 0 - - -\na%20b dir 0755 0 0 - - -\na/b dir 0755 0 0 - - -\n")));
+  CHECK(parse(with_valid_header(
+    ". dir 0755 0 0 - - -\na dir 0755 0 0 - - -\na%20b dir 0755 0 0 - - -\na/b dir "
+    "0755 0 0 - - -\n")));
 
   CHECK(testutil::error_message(parse(with_valid_header("/etc/x dir 0755 0 0 - - -\n")))
         == "files.manifest:3: path \"/etc/x\" is absolute (expected a path relative to the root, "
@@ -297,7 +310,7 @@ TEST_CASE("checks::files::parse_manifest: rejects malformed fields", "[files]")
     return testutil::error_message(parse(with_valid_header(line + "\n")));
   };
   const std::string hash = util::to_hex(util::sha256("abc"));
-  CHECK(parse(with_valid_header("a file 0644 0 0 3 " + hash + " -\n")));
+  CHECK(parse(with_valid_header(". dir 0755 0 0 - - -\na file 0644 0 0 3 " + hash + " -\n")));
   CHECK(error_of("a file 0644 0 0 3 " + hash)
         == "files.manifest:3: expected 8 space-separated fields (path type mode uid gid size "
            "sha256 target), found 7");

@@ -5,6 +5,8 @@
 
 #include <fmt/format.h>
 
+#include <sys/stat.h>
+
 #include <mutex>
 
 using namespace std::chrono_literals;
@@ -178,6 +180,10 @@ TEST_CASE("checks::parse_http: bad values are config errors naming their key", "
     "url = \"http://h/\"\nheaders = { \"Bad Name\" = \"x\" }", "headers", "is not a header name");
   require_config_error(
     "url = \"http://h/\"\nheaders = { X = \"a\\r\\nInjected: 1\" }", "headers", "line break");
+  // libcurl would cut the value (or the URL) at the NUL and send another one.
+  require_config_error(
+    "url = \"http://h/\"\nheaders = { X = \"abc\\u0000def\" }", "headers", "has a NUL byte");
+  require_config_error("url = \"http://h/\\u0000x\"", "url", "the URL has a NUL byte");
   require_config_error(
     "url = \"http://h/\"\nheaders = { X = 1 }", "headers", "expected a table of strings");
   require_config_error(
@@ -309,6 +315,43 @@ TEST_CASE("checks::evaluate_http: a truncated body lacking the text is an error,
   CHECK(checks::evaluate_http(spec, truncated).status == Status::pass);
 }
 
+TEST_CASE("checks::evaluate_http: a pattern is never judged on a truncated body", "[http]")
+{
+  // "OK" is all that was kept of "OK\nbut degraded": '$' would match at the cut.
+  const auto spec = parsed("url = \"http://h/\"\nbody_matches = '^OK$'\nbody_limit = 2");
+  auto truncated = answer(200, "OK");
+  truncated.body_truncated = true;
+  const auto result = checks::evaluate_http(spec, truncated);
+  CHECK(result.status == Status::error);
+  CHECK(result.message
+        == "GET http://h/: the body is longer than body_limit (2 bytes); raise it to judge "
+           "matches /^OK$/");
+  REQUIRE(result.findings.size() == 1);
+  CHECK(result.findings[0].found == "more than body_limit (2 bytes); not judged");
+
+  // A definite mismatch elsewhere still makes it a fail, listing the undetermined one too.
+  truncated.status = 503;
+  const auto wrong = checks::evaluate_http(spec, truncated);
+  CHECK(wrong.status == Status::fail);
+  CHECK(wrong.findings.size() == 2);
+
+  // The whole body: judged.
+  CHECK(checks::evaluate_http(spec, answer(200, "OK")).status == Status::pass);
+}
+
+TEST_CASE("checks::evaluate_http: '^' and '$' anchor the whole body, not each line", "[http]")
+{
+  const auto spec = parsed("url = \"http://h/\"\nbody_matches = '^OK$'");
+  CHECK(checks::evaluate_http(spec, answer(200, "OK")).status == Status::pass);
+  CHECK(checks::evaluate_http(spec, answer(200, "ERROR: database down\nOK")).status
+        == Status::fail);
+  CHECK(checks::evaluate_http(spec, answer(200, "OK\nERROR: database down")).status
+        == Status::fail);
+  // Lines can still be matched where the pattern says so.
+  const auto lines = parsed("url = \"http://h/\"\nbody_matches = '(?m)^OK$'");
+  CHECK(checks::evaluate_http(lines, answer(200, "ERROR\nOK\n")).status == Status::pass);
+}
+
 TEST_CASE("checks::evaluate_http: a file URL passes on its content alone", "[http]")
 {
   const auto spec = parsed("url = \"file:///srv/app/VERSION\"\nbody_contains = \"1.2.3\"");
@@ -356,6 +399,16 @@ TEST_CASE(
   testutil::write_file(dir.path() / "VERSION", "1");
   CHECK(checks::evaluate_http_error(missing_spec, util::make_error(util::Errc::io, "x")).status
         == Status::error);
+
+  // A fifo (or a device, a directory) where the release has a file: observed and wrong.
+  REQUIRE(::mkfifo((dir.path() / "PIPE").c_str(), 0600) == 0);
+  const auto fifo = checks::evaluate_http_error(
+    parsed(fmt::format("url = \"file://{}/PIPE\"", dir.path().string())),
+    util::make_error(util::Errc::io, "x"));
+  CHECK(fifo.status == Status::fail);
+  REQUIRE(fifo.findings.size() == 1);
+  CHECK(fifo.findings[0].expected == "a file");
+  CHECK(fifo.findings[0].found == "a fifo");
 }
 
 TEST_CASE("checks::create_http_check: run sends the spec's request within the time left", "[http]")

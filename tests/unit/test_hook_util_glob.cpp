@@ -2,6 +2,8 @@
 
 #include <hook/util/glob.hpp>
 
+#include <chrono>
+
 TEST_CASE("util::glob_match: a pattern without '/' matches the last component at any depth",
           "[files]")
 {
@@ -76,4 +78,25 @@ TEST_CASE("util::glob_match_any: any of the patterns", "[files]")
   CHECK(util::glob_match_any(patterns, "var/cache/x"));
   CHECK_FALSE(util::glob_match_any(patterns, "var/lib/x"));
   CHECK_FALSE(util::glob_match_any({}, "anything"));
+}
+
+TEST_CASE("util::glob_match: many stars against a long name take polynomial time", "[files]")
+{
+  // Without remembering failed splits this took seconds (each star tries every split), and a
+  // walk or `manifest create` would hang on one glob.
+  const std::string name(48, 'a');
+  const auto started = std::chrono::steady_clock::now();
+  CHECK_FALSE(util::glob_match("*a*a*a*a*a*a*a*a*b", name));
+  CHECK_FALSE(util::glob_match("**a**a**a**a**a**a**a**a**b", "x/" + name));
+  CHECK(util::glob_match("*a*a*a*a*a*a*a*a*a", name));
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds(500));
+}
+
+TEST_CASE("util::glob_match: a trailing '/' names the directory and all under it", "[files]")
+{
+  CHECK(util::glob_match("var/cache/", "var/cache"));
+  CHECK(util::glob_match("var/cache/", "var/cache/page/1.html"));
+  CHECK_FALSE(util::glob_match("var/cache/", "var/cached"));
+  CHECK(util::glob_match("tmp/", "app/tmp/x"));
+  CHECK_FALSE(util::glob_match("/", "anything"));
 }

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -324,6 +325,41 @@ TEST_CASE(
   const auto missing = client.perform(get("file://" + (dir.path() / "nope").string()));
   REQUIRE_FALSE(missing);
   CHECK(missing.error().code == util::Errc::io);
+}
+
+TEST_CASE("util::CurlHttpClient::perform: file:// reads only a regular file, and never blocks",
+          "[http]")
+{
+  testutil::TempDir dir;
+  util::CurlHttpClient client;
+  const auto fifo = dir.path() / "fifo";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  // A fifo without a writer blocked the open (and /dev/zero the read) past any timeout.
+  for (const auto& path : {fifo.string(), std::string("/dev/zero"), dir.path().string()}) {
+    INFO(path);
+    auto request = get("file://" + path);
+    request.timeout = 2s;
+    const auto started = std::chrono::steady_clock::now();
+    const auto response = client.perform(request);
+    CHECK(std::chrono::steady_clock::now() - started < 1s);
+    REQUIRE_FALSE(response);
+    CHECK(response.error().code == util::Errc::io);
+    CHECK_THAT(response.error().message, Catch::EndsWith(", expected a regular file"));
+  }
+
+  // body_limit keeps the start of a longer file and says it was cut.
+  testutil::write_file(dir.path() / "big", std::string(100, 'x') + "tail");
+  auto request = get("file://" + (dir.path() / "big").string());
+  request.body_limit = 100;
+  const auto cut = client.perform(request);
+  REQUIRE(cut);
+  CHECK(cut->body == std::string(100, 'x'));
+  CHECK(cut->body_truncated);
+  request.body_limit = 104;
+  const auto whole = client.perform(request);
+  REQUIRE(whole);
+  CHECK(whole->body.size() == 104);
+  CHECK_FALSE(whole->body_truncated);
 }
 
 TEST_CASE("util::CurlHttpClient::perform: a stop request cancels a transfer at once", "[http]")

@@ -47,9 +47,10 @@ private:
   int m_fd;
 };
 
-// A socket listening on 127.0.0.1 (or ::1) with `backlog`; never accepts. Returns {fd, port}.
+// A socket listening on 127.0.0.1 (or ::1) with `backlog`, on `wanted_port` (0: any free one);
+// never accepts. Returns {fd, port}, or {Fd(-1), 0} when the port is taken.
 std::pair<Fd, std::uint16_t>
-listen_on_loopback(int backlog = 16, bool ipv6 = false)
+listen_on_loopback(int backlog = 16, bool ipv6 = false, std::uint16_t wanted_port = 0)
 {
   Fd fd(socket(ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   REQUIRE(fd.get() >= 0);
@@ -64,6 +65,7 @@ listen_on_loopback(int backlog = 16, bool ipv6 = false)
     auto* address = reinterpret_cast<sockaddr_in*>(&storage);
     address->sin_family = AF_INET;
     address->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address->sin_port = htons(wanted_port);
     length = sizeof *address;
   }
   if (bind(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0) {
@@ -223,4 +225,28 @@ TEST_CASE("util::tcp_connect: a stop request cancels a hanging connect", "[tcp]"
   const auto already = util::tcp_connect("127.0.0.1", port, 10s, stop.get_token());
   REQUIRE_FALSE(already);
   CHECK(already.error().code == util::Errc::cancelled);
+}
+
+TEST_CASE("util::tcp_connect: a socket connected to itself is not a listening server", "[tcp]")
+{
+  // A closed port in the ephemeral range: sooner or later the kernel picks it as the source port
+  // too, and TCP's simultaneous open "connects" the socket to itself. Nothing listens there.
+  // Linux gives bind(0) odd ports and connect() even ones first: take an even one.
+  std::uint16_t port = 0;
+  for (int tries = 0; tries < 100 && port == 0; ++tries) {
+    const auto [listener, odd] = listen_on_loopback();
+    const auto [neighbour, even] =
+      listen_on_loopback(16, false, static_cast<std::uint16_t>(odd & ~1U));
+    if (neighbour.get() >= 0) {
+      port = even; // both listeners close here: nothing listens on it any more
+    }
+  }
+  REQUIRE(port != 0);
+  int connected = 0;
+  for (int attempt = 0; attempt < 40'000 && connected == 0; ++attempt) {
+    if (util::tcp_connect("127.0.0.1", port, 2s)) {
+      ++connected;
+    }
+  }
+  CHECK(connected == 0);
 }
