@@ -1,3 +1,4 @@
+#include "files_entries.hpp"
 #include "testutil.hpp"
 
 #include <checks/files/files_check.hpp>
@@ -13,42 +14,11 @@ using checks::files::FilesSpec;
 using checks::files::Manifest;
 using checks::files::WalkResult;
 using hook::Status;
+using testutil::dir_entry;
+using testutil::file_entry;
+using testutil::symlink_entry;
 
 namespace {
-
-Entry
-file_entry(std::string path, std::string_view content, std::uint32_t mode = 0644)
-{
-  Entry entry;
-  entry.path = std::move(path);
-  entry.type = EntryType::file;
-  entry.mode = mode;
-  entry.size = content.size();
-  entry.sha256 = util::sha256(content);
-  return entry;
-}
-
-Entry
-dir_entry(std::string path)
-{
-  Entry entry;
-  entry.path = std::move(path);
-  entry.type = EntryType::dir;
-  entry.mode = 0755;
-  return entry;
-}
-
-Entry
-symlink_entry(std::string path, std::string target)
-{
-  Entry entry;
-  entry.path = std::move(path);
-  entry.type = EntryType::symlink;
-  entry.mode = 0777;
-  entry.size = target.size();
-  entry.target = std::move(target);
-  return entry;
-}
 
 Manifest
 release_manifest()
