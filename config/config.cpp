@@ -8,7 +8,6 @@
 #include <cstring>
 #include <fstream>
 #include <set>
-#include <sstream>
 
 namespace config {
 
@@ -321,11 +320,17 @@ load_config(const std::filesystem::path& path)
       Errc::config,
       fmt::format("{}: cannot read the configuration: {}", path.string(), std::strerror(saved)));
   }
-  std::ostringstream text;
-  text << in.rdbuf();
+  // Read through istream::read, which marks a read error as badbit: `text << in.rdbuf()` leaves
+  // `in` good and keeps what came before the error, so a config cut short by an I/O error would
+  // be parsed as if it ended there, its last checks silently gone.
+  std::string text;
+  char buffer[64 * 1024];
+  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
+    text.append(buffer, static_cast<std::size_t>(in.gcount()));
+  }
   if (in.bad()) {
     return make_error(Errc::config,
-                      fmt::format("{}: cannot read the configuration", path.string()));
+                      fmt::format("{}: cannot read the configuration: read error", path.string()));
   }
   auto base = path.parent_path();
   if (base.empty()) {
@@ -333,7 +338,7 @@ load_config(const std::filesystem::path& path)
   }
   std::error_code ec;
   auto absolute_base = std::filesystem::absolute(base, ec);
-  return parse_config(text.str(), path, ec ? base : absolute_base.lexically_normal());
+  return parse_config(text, path, ec ? base : absolute_base.lexically_normal());
 }
 
 } // namespace config

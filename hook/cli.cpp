@@ -129,10 +129,13 @@ parse_options(ArgumentCursor& cursor,
         }
         options.format = value;
       } else if (name == "--only") {
-        options.only = split_list(value);
-        if (options.only.empty()) {
+        // Repeated --only options add up: a later one must not silently unselect (and so skip)
+        // the checks an earlier one named.
+        const auto ids = split_list(value);
+        if (ids.empty()) {
           return usage("--only needs at least one check id");
         }
+        options.only.insert(options.only.end(), ids.begin(), ids.end());
       } else if (name == "--deadline") {
         auto deadline = util::parse_duration(value);
         if (!deadline || deadline->count() == 0) {

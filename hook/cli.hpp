@@ -29,7 +29,7 @@ struct CliOptions
   std::string help_topic;
   std::optional<std::filesystem::path> config;       // --config
   std::string format = "human";                      // --format
-  std::vector<std::string> only;                     // --only ID,...
+  std::vector<std::string> only;                     // --only ID,... (repeated ones add up)
   std::optional<std::chrono::milliseconds> deadline; // --deadline
   std::optional<std::filesystem::path> root;         // manifest create --root
   std::vector<std::string> excludes;                 // manifest create --exclude

@@ -92,7 +92,7 @@ public:
     RunSummary summary;
     summary.started = std::chrono::system_clock::now();
     m_started = Clock::now();
-    m_run_deadline = m_started + m_options.deadline;
+    m_run_deadline = util::time_after(m_started, m_options.deadline);
 
     const auto mailbox = m_mailbox;
     const std::stop_callback on_stop(m_options.stop, [mailbox] {
@@ -160,14 +160,23 @@ private:
       m_slots.begin(), m_slots.end(), [](const Slot& s) { return s.phase == Phase::running; }));
   }
 
+  bool
+  at_concurrency_limit() const
+  {
+    return running_count() >= std::max(1U, m_options.concurrency);
+  }
+
   Clock::time_point
   next_event() const
   {
+    // A retry that is due but has no free slot waits for a delivery, not for its start time:
+    // waking for a time already past would spin until a running attempt ends.
+    const bool may_start = !at_concurrency_limit();
     auto next = m_run_deadline;
     for (const auto& slot : m_slots) {
       if (slot.phase == Phase::running) {
-        next = std::min(next, slot.attempt_deadline + k_abandon_grace);
-      } else if (slot.phase == Phase::retrying) {
+        next = std::min(next, util::time_after(slot.attempt_deadline, k_abandon_grace));
+      } else if (slot.phase == Phase::retrying && may_start) {
         next = std::min(next, slot.next_start);
       }
     }
@@ -192,7 +201,7 @@ private:
     const auto& check = m_checks[index];
     slot.attempt_stop.reset();
     const bool bad = result.status == Status::fail || result.status == Status::error;
-    const auto next_start = Clock::now() + m_options.retry_interval;
+    const auto next_start = util::time_after(Clock::now(), m_options.retry_interval);
     const bool will_retry =
       bad && check.retry && next_start < m_run_deadline && !m_options.stop.stop_requested();
     if (m_options.on_progress) {
@@ -233,8 +242,45 @@ private:
     slot.attempt_stop->request_stop();
     if (slot.thread.joinable()) {
       slot.thread.detach();
+      m_abandoned = true;
     }
-    m_abandoned = true;
+  }
+
+  // Ask every running attempt to stop and give them k_abandon_grace to end, so that a check can
+  // kill its processes before readygate exits. What they deliver now is dropped: the run was cut
+  // short while they were under way.
+  void
+  let_stopped_attempts_end(std::unique_lock<std::mutex>& lock)
+  {
+    const auto still_running = [this] {
+      return std::any_of(m_slots.begin(), m_slots.end(), [](const Slot& s) {
+        return s.phase == Phase::running && s.thread.joinable();
+      });
+    };
+    for (auto& slot : m_slots) {
+      if (slot.phase == Phase::running) {
+        slot.attempt_stop->request_stop();
+      }
+    }
+    const auto until = Clock::now() + k_abandon_grace;
+    for (;;) {
+      while (!m_mailbox->deliveries.empty()) {
+        const auto delivery = std::move(m_mailbox->deliveries.front());
+        m_mailbox->deliveries.pop_front();
+        auto& slot = m_slots[delivery.index];
+        if (slot.phase == Phase::running && slot.attempts == delivery.attempt
+            && slot.thread.joinable()) {
+          lock.unlock();
+          slot.thread.join(); // it has delivered: only its return is left
+          lock.lock();
+        }
+      }
+      if (!still_running() || !m_mailbox->wake.wait_until(lock, until, [this] {
+            return !m_mailbox->deliveries.empty();
+          })) {
+        return;
+      }
+    }
   }
 
   void
@@ -243,7 +289,8 @@ private:
     const auto now = Clock::now();
     for (std::size_t i = 0; i < m_slots.size(); ++i) {
       auto& slot = m_slots[i];
-      if (slot.phase != Phase::running || now < slot.attempt_deadline + k_abandon_grace) {
+      if (slot.phase != Phase::running
+          || now < util::time_after(slot.attempt_deadline, k_abandon_grace)) {
         continue;
       }
       abandon(slot);
@@ -287,7 +334,7 @@ private:
     const auto now = Clock::now();
     for (std::size_t i = 0; i < m_slots.size(); ++i) {
       auto& slot = m_slots[i];
-      if (running_count() >= std::max(1U, m_options.concurrency)) {
+      if (at_concurrency_limit()) {
         return;
       }
       if (slot.phase == Phase::retrying && now >= slot.next_start) {
@@ -316,7 +363,7 @@ private:
     slot.phase = Phase::running;
     ++slot.attempts;
     slot.attempt_started = Clock::now();
-    const auto own_deadline = slot.attempt_started + check.timeout;
+    const auto own_deadline = util::time_after(slot.attempt_started, check.timeout);
     slot.attempt_capped_by_run = m_run_deadline < own_deadline;
     slot.attempt_deadline = std::min(own_deadline, m_run_deadline);
     slot.attempt_stop = std::make_shared<std::stop_source>();
@@ -351,12 +398,14 @@ private:
     }
   }
 
-  // End the run now: running attempts are abandoned, checks never started are errors, checks
-  // waiting to retry keep their last result.
+  // End the run now: running attempts are stopped (and abandoned when they do not end within
+  // k_abandon_grace) and are errors, checks never started are errors, checks waiting to retry
+  // keep their last result.
   void
   cut_short(std::unique_lock<std::mutex>& lock, const std::string& why)
   {
     collect(lock);
+    let_stopped_attempts_end(lock);
     for (std::size_t i = 0; i < m_slots.size(); ++i) {
       auto& slot = m_slots[i];
       switch (slot.phase) {

@@ -76,7 +76,8 @@ struct RunOptions
 
 // Run `checks` with `services`. Never throws for a check's sake: an exception escaping a check,
 // a check that outlives its timeout, and a check the deadline or a stop cut short are all
-// reported as Status::error. The run returns by its deadline even if a check hangs.
+// reported as Status::error. The run returns by its deadline (or its stop) plus k_abandon_grace,
+// even if a check hangs; checks under way at that point are given the grace to end.
 RunSummary run_checks(const std::vector<PlannedCheck>& checks,
                       const Services& services,
                       const RunOptions& options);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -63,6 +64,9 @@ parse_duration(std::string_view text)
     }
     total += number * unit->milliseconds;
   }
+  if (total > k_max_duration.count()) {
+    return bad(fmt::format("too large (at most {})", format_duration(k_max_duration)));
+  }
   return std::chrono::milliseconds(total);
 }
 
@@ -102,6 +106,22 @@ time_left(Clock::time_point deadline)
 {
   const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now());
   return left.count() > 0 ? left : std::chrono::milliseconds(0);
+}
+
+Clock::time_point
+time_after(Clock::time_point start, std::chrono::milliseconds duration)
+{
+  using std::chrono::milliseconds;
+  if (duration.count() <= 0) {
+    return start;
+  }
+  const auto last = std::chrono::duration_cast<milliseconds>(Clock::duration::max());
+  const auto used =
+    std::max(std::chrono::duration_cast<milliseconds>(start.time_since_epoch()), milliseconds(0));
+  if (duration >= last - used) {
+    return Clock::time_point::max();
+  }
+  return start + duration;
 }
 
 } // namespace util

@@ -446,7 +446,7 @@ TEST_CASE("checks::create_command_check: runs the command with the real runner",
   const auto timed_out = (*slow)->run(context_with(&runner, 300ms));
   CHECK(timed_out.status == Status::error);
   CHECK_THAT(timed_out.message, Catch::StartsWith("sleep did not exit within"));
-  CHECK(std::chrono::steady_clock::now() - start < 1s);
+  CHECK(std::chrono::steady_clock::now() - start < 3s);
 
   const auto missing = checks::create_command_check(
     testutil::spec_from(config_with("argv = [\"readygate-no-such-tool\"]"), dir.path()));

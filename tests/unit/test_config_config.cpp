@@ -87,6 +87,8 @@ TEST_CASE("config::parse_config: bad input names file, line, column and what was
      "found an integer"},
     {"[gate]\ndeadline = \"10\"\n[[check]]\nid=\"a\"\nkind=\"x\"\n",
      "readygate.toml:2:12: [gate]: key \"deadline\": invalid duration \"10\": missing unit"},
+    {"[gate]\ndeadline = \"3000000h\"\n[[check]]\nid=\"a\"\nkind=\"x\"\n",
+     "readygate.toml:2:12: [gate]: key \"deadline\": invalid duration \"3000000h\": too large"},
     {"[gate]\ndeadlin = \"10s\"\n[[check]]\nid=\"a\"\nkind=\"x\"\n",
      "readygate.toml:2:11: [gate]: unknown key \"deadlin\""},
     {"[gate]\nconcurrency = 0\n[[check]]\nid=\"a\"\nkind=\"x\"\n",
@@ -146,4 +148,13 @@ TEST_CASE("config::load_config: relative paths are taken from the config's direc
   CHECK(loaded->checks[0].base_directory == dir.path() / "sub");
   config::FieldReader fields(loaded->checks[0]);
   CHECK(*fields.required_path("root") == dir.path() / "sub/app");
+}
+
+TEST_CASE("config::load_config: a read error is a config error, not a shorter config", "[config]")
+{
+  // Opening works, reading fails (EIO): nothing of it may be taken as the configuration.
+  const auto loaded = config::load_config("/proc/self/mem");
+  REQUIRE_FALSE(loaded);
+  CHECK(loaded.error().code == util::Errc::config);
+  CHECK(loaded.error().message == "/proc/self/mem: cannot read the configuration: read error");
 }

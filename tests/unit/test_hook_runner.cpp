@@ -2,6 +2,8 @@
 
 #include <hook/runner.hpp>
 
+#include <sys/resource.h>
+
 #include <atomic>
 #include <functional>
 #include <stdexcept>
@@ -307,4 +309,92 @@ TEST_CASE("hook::run_checks: each attempt gets its own deadline, capped by the r
   hook::run_checks({planned("p", probe, 700ms)}, {}, options(1h));
   CHECK(seen_left_ms.load() > 400);
   CHECK(seen_left_ms.load() <= 700);
+}
+
+TEST_CASE("hook::run_checks: durations too long for the clock do not overflow it", "[runner]")
+{
+  constexpr auto forever = std::chrono::milliseconds::max();
+  auto run = options(forever);
+  run.retry_interval = forever;
+  const auto summary = hook::run_checks({planned("p", returning(Status::pass), forever)}, {}, run);
+  CHECK(summary.results[0].result.status == Status::pass);
+  CHECK(summary.verdict == Status::pass);
+  CHECK_FALSE(summary.deadline_reached);
+
+  // The next attempt could only start after the deadline: it is not made at once instead.
+  const auto failing = returning(Status::fail);
+  auto entry = planned("f", failing);
+  entry.retry = true;
+  run.deadline = 300ms;
+  const auto retried = hook::run_checks({entry}, {}, run);
+  CHECK(failing->attempts() == 1);
+  CHECK(retried.results[0].result.status == Status::fail);
+}
+
+namespace {
+
+std::chrono::microseconds
+thread_cpu_time()
+{
+  rusage usage{};
+  getrusage(RUSAGE_THREAD, &usage);
+  return std::chrono::seconds(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+         + std::chrono::microseconds(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec);
+}
+
+} // namespace
+
+TEST_CASE("hook::run_checks: a due retry waiting for a free slot does not spin", "[runner]")
+{
+  const auto flaky =
+    std::make_shared<ScriptedCheck>([](unsigned attempt, const hook::CheckContext&) {
+      return attempt < 2 ? CheckResult::fail("not yet") : CheckResult::pass("ready");
+    });
+  auto entry = planned("flaky", flaky);
+  entry.retry = true;
+  auto run = options(10s, 1);
+  run.retry_interval = 20ms;
+  const auto cpu_before = thread_cpu_time(); // the runner's loop runs on this thread
+  const auto summary =
+    hook::run_checks({entry, planned("slow", returning(Status::pass, 600ms))}, {}, run);
+  const auto cpu = thread_cpu_time() - cpu_before;
+  CHECK(summary.verdict == Status::pass);
+  CHECK(summary.results[0].attempts == 2);
+  CHECK(cpu < 150ms);
+}
+
+TEST_CASE("hook::run_checks: a cut-short attempt is given the grace to end before the run returns",
+          "[runner]")
+{
+  std::atomic<bool> cleaned_up{false};
+  const auto stoppable =
+    std::make_shared<ScriptedCheck>([&](unsigned, const hook::CheckContext& ctx) {
+      while (!ctx.should_stop()) {
+        std::this_thread::sleep_for(5ms);
+      }
+      std::this_thread::sleep_for(50ms); // e.g. killing a process group and reaping it
+      cleaned_up = true;
+      return CheckResult::error("stopped");
+    });
+  std::stop_source stop;
+  auto run = options(30s);
+  run.stop = stop.get_token();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(100ms);
+    stop.request_stop();
+  });
+  const auto summary = hook::run_checks({planned("s", stoppable)}, {}, run);
+  stopper.join();
+  CHECK(cleaned_up.load());
+  CHECK_FALSE(summary.attempts_abandoned);
+  CHECK(summary.interrupted);
+  CHECK(summary.results[0].result.status == Status::error);
+  CHECK(summary.results[0].result.message == "did not finish: interrupted");
+
+  cleaned_up = false;
+  const auto timed = hook::run_checks({planned("s", stoppable)}, {}, options(200ms));
+  CHECK(cleaned_up.load());
+  CHECK_FALSE(timed.attempts_abandoned);
+  CHECK(timed.deadline_reached);
+  CHECK(timed.results[0].result.status == Status::error);
 }

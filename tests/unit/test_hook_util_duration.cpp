@@ -45,3 +45,24 @@ TEST_CASE("util::time_left: never negative", "[duration]")
   CHECK(left > 9s);
   CHECK(left <= 10s);
 }
+
+TEST_CASE("util::parse_duration: a duration too long to add to the clock is rejected", "[duration]")
+{
+  CHECK(*util::parse_duration("100000h") == util::k_max_duration);
+  for (const auto* text : {"100001h", "100000h1ms", "2562047h", "9223372036854775ms"}) {
+    INFO(text);
+    const auto parsed = util::parse_duration(text);
+    REQUIRE_FALSE(parsed);
+    CHECK_THAT(parsed.error().message, Catch::Contains("too large (at most 100000h)"));
+  }
+}
+
+TEST_CASE("util::time_after: saturates instead of overflowing", "[duration]")
+{
+  const auto now = util::Clock::now();
+  CHECK(util::time_after(now, 5s) == now + 5s);
+  CHECK(util::time_after(now, 0ms) == now);
+  CHECK(util::time_after(now, std::chrono::milliseconds::max()) == util::Clock::time_point::max());
+  CHECK(util::time_after(now, util::k_max_duration) == now + util::k_max_duration);
+  CHECK(util::time_after(util::Clock::time_point::max(), 250ms) == util::Clock::time_point::max());
+}

@@ -275,7 +275,7 @@ TEST_CASE("util::CurlHttpClient::perform: a slow answer past the timeout is Errc
   CHECK(response.error().code == util::Errc::timeout);
   CHECK_THAT(response.error().message, Catch::StartsWith(request.url + ": "));
   CHECK(took >= 250ms);
-  CHECK(took < 1500ms);
+  CHECK(took < 2500ms);
 
   request.timeout = 0ms;
   const auto no_time = client.perform(request);
@@ -378,7 +378,7 @@ TEST_CASE("util::CurlHttpClient::perform: a stop request cancels a transfer at o
   const auto took = std::chrono::steady_clock::now() - started;
   REQUIRE_FALSE(response);
   CHECK(response.error().code == util::Errc::cancelled);
-  CHECK(took < 1000ms);
+  CHECK(took < 3s);
 
   const auto again = client.perform(request); // stopped before it starts
   REQUIRE_FALSE(again);

@@ -16,6 +16,8 @@
 
 using namespace std::chrono_literals;
 
+// Time bounds assert that a hung command is cut off: they sit far below the sleeps they guard
+// against, with room for a loaded 2-core CI machine running two test processes at once.
 namespace {
 
 util::ProcessRequest
@@ -169,7 +171,7 @@ TEST_CASE("util::SystemProcessRunner::run: a timeout kills the process group, gr
   CHECK(outcome.error().code == util::Errc::timeout);
   CHECK(outcome.error().message == "sh did not exit within 500 ms");
   CHECK(took >= 500ms);
-  CHECK(took < 1000ms);
+  CHECK(took < 3s);
   const auto grandchild = read_pid(pid_file);
   REQUIRE(grandchild > 0);
   CHECK(process_goes(grandchild));
@@ -192,7 +194,7 @@ TEST_CASE("util::SystemProcessRunner::run: a background process holding the outp
   CHECK(outcome.error().code == util::Errc::timeout);
   CHECK(outcome.error().message
         == "sh exited but its output was still open after 400 ms (a background process holds it)");
-  CHECK(took < 900ms);
+  CHECK(took < 3s);
   const auto background = read_pid(pid_file);
   REQUIRE(background > 0);
   CHECK(process_goes(background));
@@ -209,7 +211,7 @@ TEST_CASE("util::SystemProcessRunner::run: a process that leaves the group canno
   auto outcome = runner.run(request);
   REQUIRE_FALSE(outcome);
   CHECK(outcome.error().code == util::Errc::timeout);
-  CHECK(elapsed_since(start) < 800ms);
+  CHECK(elapsed_since(start) < 2500ms);
 }
 
 TEST_CASE("util::SystemProcessRunner::run: a missing program is Errc::process", "[subprocess]")
@@ -353,7 +355,7 @@ TEST_CASE("util::SystemProcessRunner::run: a stop request kills the command", "[
   CHECK(outcome.error().code == util::Errc::cancelled);
   CHECK(outcome.error().message == "sh was stopped before it exited");
   CHECK(took >= 200ms);
-  CHECK(took < 1500ms);
+  CHECK(took < 3s);
 
   // Already stopped: nothing is started.
   testutil::TempDir dir;

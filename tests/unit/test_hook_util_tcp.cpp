@@ -199,7 +199,7 @@ TEST_CASE("util::tcp_connect: no answer within the timeout is Errc::timeout, on 
   CHECK(connected.error().code == util::Errc::timeout);
   CHECK_THAT(connected.error().message, Catch::Contains("no connection within 300ms"));
   CHECK(took >= 290ms);
-  CHECK(took < 1000ms);
+  CHECK(took < 2500ms);
 }
 
 TEST_CASE("util::tcp_connect: a stop request cancels a hanging connect", "[tcp]")
@@ -220,7 +220,7 @@ TEST_CASE("util::tcp_connect: a stop request cancels a hanging connect", "[tcp]"
   const auto took = std::chrono::steady_clock::now() - started;
   REQUIRE_FALSE(connected);
   CHECK(connected.error().code == util::Errc::cancelled);
-  CHECK(took < 1000ms);
+  CHECK(took < 3s);
 
   const auto already = util::tcp_connect("127.0.0.1", port, 10s, stop.get_token());
   REQUIRE_FALSE(already);
