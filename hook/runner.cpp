@@ -67,7 +67,13 @@ CheckResult
 run_guarded(const Check& check, const CheckContext& ctx)
 {
   try {
-    return check.run(ctx);
+    auto result = check.run(ctx);
+    if (result.status == Status::skip) {
+      // Only the runner skips (filters, dependencies): a check that did not look has not passed.
+      return CheckResult::error(fmt::format(
+        "the check skipped itself ({}), which does not verify the host", result.message));
+    }
+    return result;
   } catch (const std::exception& e) {
     return CheckResult::error(fmt::format("unexpected exception: {}", e.what()));
   } catch (...) {

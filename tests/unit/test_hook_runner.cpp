@@ -398,3 +398,13 @@ TEST_CASE("hook::run_checks: a cut-short attempt is given the grace to end befor
   CHECK(timed.deadline_reached);
   CHECK(timed.results[0].result.status == Status::error);
 }
+
+TEST_CASE("hook::run_checks: a check that skips itself is an error, never a pass", "[runner]")
+{
+  const auto skipping = returning(Status::skip);
+  const auto summary = hook::run_checks({planned("lazy", skipping)}, {}, options());
+  CHECK(summary.results[0].result.status == Status::error);
+  CHECK(summary.results[0].result.message
+        == "the check skipped itself (skip), which does not verify the host");
+  CHECK(summary.verdict == Status::error);
+}
