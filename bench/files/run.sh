@@ -2,7 +2,7 @@
 # Benchmark the files check against peer tools on the same trees:
 #   readygate check (files kind)  vs  sha256sum -c  vs  mtree -f (mtree-netbsd)  vs  aide --check
 #
-# Trees (under $WORK, default bench/files/work, gitignored):
+# Trees (under $WORK, default bench/files/trees, gitignored):
 #   small: $SMALL_FILES files of 1-8 KiB random content in nested directories (default 100000)
 #   large: $LARGE_COUNT files of $LARGE_MB MiB each (default 16 x 128 MiB = 2 GiB)
 # Each tool's inputs are built on the same tree, every check runs once to warm the page cache,
@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source_dir=$(cd "$here/../.." && pwd)
 READYGATE=${READYGATE:-$source_dir/build/hook/readygate}
-WORK=${WORK:-$here/work}
+WORK=${WORK:-$here/trees}
 SMALL_FILES=${SMALL_FILES:-100000}
 LARGE_COUNT=${LARGE_COUNT:-16}
 LARGE_MB=${LARGE_MB:-128}
