@@ -35,57 +35,17 @@ private:
   CommandSpec m_spec;
 };
 
-// Return what a Boost.Regex `code` means, lowercase and short (its what() is a paragraph).
-std::string_view
-regex_error_text(boost::regex_constants::error_type code)
-{
-  namespace rc = boost::regex_constants;
-  switch (code) {
-  case rc::error_collate:
-    return "invalid collating element";
-  case rc::error_ctype:
-    return "invalid character class";
-  case rc::error_escape:
-    return "invalid escape";
-  case rc::error_backref:
-    return "invalid back reference";
-  case rc::error_brack:
-    return "unmatched [";
-  case rc::error_paren:
-    return "unmatched parenthesis";
-  case rc::error_brace:
-    return "unmatched {";
-  case rc::error_badbrace:
-    return "invalid count in {}";
-  case rc::error_range:
-    return "invalid character range";
-  case rc::error_badrepeat:
-    return "nothing to repeat";
-  case rc::error_complexity:
-  case rc::error_stack:
-  case rc::error_space:
-    return "too complex";
-  default:
-    return "invalid syntax";
-  }
-}
-
-util::Result<std::vector<OutputPattern>>
+util::Result<std::vector<util::Pattern>>
 read_patterns(config::FieldReader& fields, std::string_view key)
 {
   RG_TRY_ASSIGN(auto texts, fields.string_or_array(key));
-  std::vector<OutputPattern> patterns;
+  std::vector<util::Pattern> patterns;
   for (auto& text : texts) {
-    try {
-      // no_mod_m: `^` and `$` are the start and end of the whole output, as documented; Boost's
-      // default lets them match at every line break, so '^$' would pass any output ending in \n.
-      boost::regex regex(text, boost::regex::ECMAScript | boost::regex::no_mod_m);
-      patterns.push_back(OutputPattern{std::move(text), regex});
-    } catch (const boost::regex_error& error) {
-      return fields.error_at(
-        key,
-        fmt::format("invalid regular expression \"{}\": {}", text, regex_error_text(error.code())));
+    auto pattern = util::compile_pattern(std::move(text));
+    if (!pattern) {
+      return fields.error_at(key, pattern.error().message);
     }
+    patterns.push_back(std::move(*pattern));
   }
   return patterns;
 }
@@ -133,7 +93,7 @@ judge_stream(std::string_view name,
              bool truncated,
              std::size_t output_limit,
              const std::vector<std::string>& contains,
-             const std::vector<OutputPattern>& matches,
+             const std::vector<util::Pattern>& matches,
              StreamJudgement& judgement)
 {
   const auto found = [&] { return util::printable_excerpt(text, truncated); };
@@ -161,16 +121,13 @@ judge_stream(std::string_view name,
       judgement.undetermined.push_back(cut(expected));
       continue;
     }
-    bool matched = false;
-    try {
-      matched = boost::regex_search(text, pattern.regex);
-    } catch (const std::runtime_error&) {
-      // Boost.Regex gives up on a pattern too costly for this output instead of running forever.
+    const auto matched = util::search_pattern(pattern, text);
+    if (!matched) {
       judgement.undetermined.push_back(hook::Finding{
         std::string(name), expected, "too costly to match against this output; not judged"});
       continue;
     }
-    if (!matched) {
+    if (!*matched) {
       judgement.mismatches.push_back(hook::Finding{std::string(name), expected, found()});
     }
   }

@@ -41,10 +41,9 @@
 
 #include <config/config.hpp>
 #include <hook/check.hpp>
+#include <hook/util/pattern.hpp>
 #include <hook/util/result.hpp>
 #include <hook/util/subprocess.hpp>
-
-#include <boost/regex.hpp>
 
 #include <cstddef>
 #include <filesystem>
@@ -58,23 +57,15 @@ namespace checks {
 
 // --- Interface ---
 
-struct OutputPattern
-{
-  std::string text; // as written, for messages
-  // Boost.Regex, not std::regex: libstdc++'s matcher recurses per character and crashes the
-  // process (SIGSEGV) on a 64 KiB output even for `a.*z`; Boost's gives up with an exception.
-  boost::regex regex; // compiled from `text`, ECMAScript syntax; ^ and $ anchor the whole output
-};
-
 struct CommandSpec
 {
   std::vector<std::string> argv;  // with shell = true: {"/bin/sh", "-c", command}
   std::string display;            // the command as the config wrote it, for findings
   std::vector<int> exit_codes{0}; // any of them passes
   std::vector<std::string> stdout_contains;
-  std::vector<OutputPattern> stdout_matches;
+  std::vector<util::Pattern> stdout_matches;
   std::vector<std::string> stderr_contains;
-  std::vector<OutputPattern> stderr_matches;
+  std::vector<util::Pattern> stderr_matches;
   std::optional<std::filesystem::path> working_dir; // unset: readygate's own
   std::vector<std::pair<std::string, std::string>> env;
   std::size_t output_limit = 64 * 1024;

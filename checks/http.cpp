@@ -3,7 +3,6 @@
 #include <config/fields.hpp>
 #include <hook/util/text.hpp>
 
-#include <boost/regex.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -97,20 +96,6 @@ std::string
 describe_statuses(const std::vector<long>& statuses)
 {
   return fmt::format("{}", fmt::join(statuses, " or "));
-}
-
-util::Result<boost::regex>
-compile(const std::string& pattern)
-{
-  try {
-    // no_mod_m: `^` and `$` are the start and end of the whole body, as in Perl without /m;
-    // Boost's default lets them match at every line break ('^ok$' would pass "error\nok\n").
-    return boost::regex(pattern, boost::regex::perl | boost::regex::no_mod_m);
-  } catch (const boost::regex_error& error) {
-    return util::make_error(
-      util::Errc::config,
-      fmt::format("invalid regular expression \"{}\": {}", pattern, error.what()));
-  }
 }
 
 std::string
@@ -267,12 +252,13 @@ parse_http(const config::CheckSpec& check_spec)
   }
 
   RG_TRY_ASSIGN(spec.body_contains, reader.string_or_array("body_contains"));
-  RG_TRY_ASSIGN(spec.body_matches, reader.string_or_array("body_matches"));
-  for (const auto& pattern : spec.body_matches) {
-    auto compiled = compile(pattern);
-    if (!compiled) {
-      return reader.error_at("body_matches", compiled.error().message);
+  RG_TRY_ASSIGN(auto patterns, reader.string_or_array("body_matches"));
+  for (auto& text : patterns) {
+    auto pattern = util::compile_pattern(std::move(text));
+    if (!pattern) {
+      return reader.error_at("body_matches", pattern.error().message);
     }
+    spec.body_matches.push_back(std::move(*pattern));
   }
   RG_TRY_ASSIGN(spec.expect_headers, reader.string_table("expect_headers"));
   for (auto& [name, value] : spec.expect_headers) {
@@ -362,27 +348,21 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
       // Never judged on part of a body: `$`, lookaheads and \b would be judged at the cut.
       undetermined.push_back(
         {"body",
-         fmt::format("matches /{}/", pattern),
+         fmt::format("matches /{}/", pattern.text),
          fmt::format("more than body_limit ({} bytes); not judged", spec.body_limit)});
       continue;
     }
-    auto compiled = compile(pattern);
-    if (!compiled) {
-      return hook::CheckResult::error(
-        fmt::format("{}: {}", request_line(spec), compiled.error().message));
-    }
-    bool matched = false;
-    try {
-      matched = boost::regex_search(response.body, *compiled);
-    } catch (const std::runtime_error& error) {
-      // Boost.Regex gives up on patterns too costly for the body instead of running forever.
-      return hook::CheckResult::error(
-        fmt::format("{}: body_matches \"{}\": {}", request_line(spec), pattern, error.what()));
-    }
+    const auto matched = util::search_pattern(pattern, response.body);
     if (!matched) {
+      return hook::CheckResult::error(
+        fmt::format("{}: body_matches \"{}\" is too costly to match against the body",
+                    request_line(spec),
+                    pattern.text));
+    }
+    if (!*matched) {
       findings.push_back(
         {"body",
-         fmt::format("matches /{}/", pattern),
+         fmt::format("matches /{}/", pattern.text),
          util::printable_excerpt(response.body, response.body_truncated, k_excerpt_length)});
     }
   }
@@ -423,16 +403,17 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
 hook::CheckResult
 evaluate_http_error(const HttpSpec& spec, const util::Error& error)
 {
-  if (error.code == util::Errc::network) {
+  if (error.code == util::Errc::tls) {
+    // The server answered, with an identity that does not verify: a wrong host, not an absent one.
     const auto marker = error.message.find(util::k_tls_verification_failed);
-    if (marker != std::string::npos) {
-      auto detail = error.message.substr(marker + util::k_tls_verification_failed.size());
-      if (detail.starts_with(": ")) {
-        detail.erase(0, 2);
-      }
-      return hook::CheckResult::fail(error.message,
-                                     {{"tls certificate", "one that verifies", std::move(detail)}});
+    auto detail = marker == std::string::npos
+                    ? error.message
+                    : error.message.substr(marker + util::k_tls_verification_failed.size());
+    if (detail.starts_with(": ")) {
+      detail.erase(0, 2);
     }
+    return hook::CheckResult::fail(error.message,
+                                   {{"tls certificate", "one that verifies", std::move(detail)}});
   }
   if (error.code == util::Errc::io && spec.is_file) {
     std::error_code ignored;

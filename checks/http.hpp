@@ -32,6 +32,7 @@
 #include <config/config.hpp>
 #include <hook/check.hpp>
 #include <hook/util/http.hpp>
+#include <hook/util/pattern.hpp>
 #include <hook/util/result.hpp>
 
 #include <cstddef>
@@ -56,8 +57,8 @@ struct HttpSpec
   std::optional<std::string> unix_socket;
   std::vector<long> statuses; // any of them passes; empty for file:// URLs
   std::vector<std::string> body_contains;
-  std::vector<std::string> body_matches; // validated regular expressions
-  util::HeaderList expect_headers;       // names lowercased; values compared exactly
+  std::vector<util::Pattern> body_matches; // compiled once, at start-up
+  util::HeaderList expect_headers;         // names lowercased; values compared exactly
   util::TlsVerify tls_verify = util::TlsVerify::yes;
   std::optional<std::string> ca_file;
   util::FollowRedirects follow_redirects = util::FollowRedirects::no;

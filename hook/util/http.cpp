@@ -161,6 +161,8 @@ errc_of(CURLcode code)
   switch (code) {
   case CURLE_OPERATION_TIMEDOUT:
     return Errc::timeout;
+  case CURLE_PEER_FAILED_VERIFICATION:
+    return Errc::tls;
   case CURLE_COULDNT_CONNECT:
   case CURLE_COULDNT_RESOLVE_HOST:
   case CURLE_COULDNT_RESOLVE_PROXY:
@@ -171,7 +173,6 @@ errc_of(CURLcode code)
   case CURLE_HTTP2:
   case CURLE_HTTP2_STREAM:
   case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_PEER_FAILED_VERIFICATION:
   case CURLE_SSL_CERTPROBLEM:
   case CURLE_SSL_CIPHER:
   case CURLE_SSL_CACERT_BADFILE:

@@ -54,14 +54,15 @@ public:
 
   // Perform `request`. Any answer, whatever its status, is a value; no answer is an error:
   // Errc::timeout when the deadline passed, Errc::network when the connection failed,
+  // Errc::tls when the server answered with a certificate that did not verify,
   // Errc::io for a file:// URL that is missing, unreadable or not a regular file (read here,
   // not by libcurl, so a fifo or /dev/zero cannot hold it past its timeout), Errc::cancelled
   // when stopped.
   virtual Result<HttpResponse> perform(const HttpRequest& request) = 0;
 };
 
-// The detail of a perform() error (Errc::network) for a server whose certificate did not verify
-// starts with this, so a caller can tell "answered with the wrong identity" from "no answer".
+// The detail of a perform() error (Errc::tls) for a server whose certificate did not verify starts
+// with this, for people reading the message; callers branch on the code.
 inline constexpr std::string_view k_tls_verification_failed = "tls verification failed";
 
 struct UrlParts

@@ -31,6 +31,8 @@ errc_name(Errc code)
     return "process";
   case Errc::network:
     return "network";
+  case Errc::tls:
+    return "tls";
   case Errc::timeout:
     return "timeout";
   case Errc::protocol:

@@ -20,6 +20,7 @@ enum class Errc {
   permission, // access was denied
   process,    // a command could not be started
   network,    // a connection could not be made or broke
+  tls,        // a TLS peer answered, but its certificate did not verify (the wrong identity)
   timeout,    // a deadline passed before an answer came
   protocol,   // an answer came but could not be understood
   cancelled,  // the run was interrupted (SIGINT/SIGTERM)

@@ -134,7 +134,8 @@ body_limit = 4096
   CHECK(spec.unix_socket == "/etc/readygate/run/api.sock");
   CHECK(spec.statuses == std::vector<long>{200, 204});
   CHECK(spec.body_contains == std::vector<std::string>{"v1.2.3", "ok"});
-  CHECK(spec.body_matches == std::vector<std::string>{R"("build": "[0-9a-f]{7}")"});
+  REQUIRE(spec.body_matches.size() == 1);
+  CHECK(spec.body_matches[0].text == R"("build": "[0-9a-f]{7}")");
   CHECK(spec.expect_headers == util::HeaderList{{"content-type", "application/json"}});
   CHECK(spec.tls_verify == util::TlsVerify::no);
   CHECK(spec.ca_file == "/etc/ssl/internal.pem");
@@ -378,7 +379,7 @@ TEST_CASE(
   const auto tls = checks::evaluate_http_error(
     spec,
     util::make_error(
-      util::Errc::network,
+      util::Errc::tls,
       fmt::format("https://127.0.0.1/: {}: SSL certificate problem: self-signed certificate",
                   util::k_tls_verification_failed)));
   CHECK(tls.status == Status::fail);

@@ -421,7 +421,7 @@ TEST_CASE(
 
   const auto refused = client.perform(request);
   REQUIRE_FALSE(refused);
-  CHECK(refused.error().code == util::Errc::network);
+  CHECK(refused.error().code == util::Errc::tls);
   CHECK_THAT(refused.error().message,
              Catch::StartsWith(url + ": " + std::string(util::k_tls_verification_failed) + ": "));
 
