@@ -94,13 +94,7 @@ EOF
   run "$READYGATE" check --config "$config" --format json
   echo "$output"
   [ "$status" -eq 1 ]
-  python3 - "$output" <<'PY'
-import json, sys
-report = json.loads(sys.argv[1])
-check = report["checks"][0]
-assert check["status"] == "fail", check
-assert {"subject": "stdout", "expected": "contains \"status: ok\"", "found": "status: degraded\\n"} in check["findings"], check
-PY
+  assert_json_finding fail 'stdout' 'contains "status: ok"' 'status: degraded\n'
 }
 
 @test "command: a command killed by a signal fails, naming it" {

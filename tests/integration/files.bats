@@ -104,13 +104,7 @@ files_config() {
   run "$READYGATE" check --config "$(files_config)" --format json
   echo "$output"
   [ "$status" -eq 1 ]
-  python3 - "$output" <<'PY'
-import json, sys
-report = json.loads(sys.argv[1])
-check = report["checks"][0]
-assert check["status"] == "fail", check
-assert {"subject": "app/app.ini", "expected": "present", "found": "missing"} in check["findings"], check
-PY
+  assert_json_finding fail 'app/app.ini' 'present' 'missing'
 }
 
 @test "files: an edited manifest is an error (exit 2)" {

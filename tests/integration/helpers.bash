@@ -84,3 +84,16 @@ write_config() {
   cat >"$BATS_TEST_TMPDIR/readygate.toml"
   echo "$BATS_TEST_TMPDIR/readygate.toml"
 }
+
+# Assert that the JSON report in $output has a first check with `status` and the finding
+# {subject, expected, found} — parsed with Python's json, independently of readygate.
+assert_json_finding() {
+  python3 - "$output" "$@" <<'PY'
+import json, sys
+report = json.loads(sys.argv[1])
+status, subject, expected, found = sys.argv[2:6]
+check = report["checks"][0]
+assert check["status"] == status, check
+assert {"subject": subject, "expected": expected, "found": found} in check["findings"], check
+PY
+}

@@ -106,13 +106,7 @@ EOF
   run "$READYGATE" check --config "$config" --format json
   echo "$output"
   [ "$status" -eq 1 ]
-  python3 - "$output" <<'PY'
-import json, sys
-report = json.loads(sys.argv[1])
-check = report["checks"][0]
-assert check["status"] == "fail", check
-assert {"subject": "status", "expected": "200", "found": "503"} in check["findings"], check
-PY
+  assert_json_finding fail 'status' '200' '503'
 }
 
 @test "http: a server that is down is an error (exit 2)" {
