@@ -281,10 +281,7 @@ command_request_for(const CommandSpec& spec, const hook::CheckContext& ctx)
 hook::CheckResult
 run_command(const CommandSpec& spec, const hook::CheckContext& ctx)
 {
-  if (ctx.services.processes == nullptr) {
-    return hook::CheckResult::error("no process runner to run the command with");
-  }
-  auto outcome = ctx.services.processes->run(command_request_for(spec, ctx));
+  auto outcome = ctx.probes.get<util::ProcessRunner>()->run(command_request_for(spec, ctx));
   if (!outcome) {
     return hook::CheckResult::error(outcome.error().message,
                                     {hook::Finding{"command", "", spec.display}});

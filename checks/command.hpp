@@ -80,7 +80,7 @@ util::Result<CommandSpec> parse_command(const config::CheckSpec& spec);
 // Return the process request for `spec`, with `ctx`'s time left as the timeout and its stop token.
 util::ProcessRequest command_request_for(const CommandSpec& spec, const hook::CheckContext& ctx);
 
-// Run `spec` through `ctx.services.processes` and judge it.
+// Run `spec` through `the process probe of `ctx`` and judge it.
 hook::CheckResult run_command(const CommandSpec& spec, const hook::CheckContext& ctx);
 
 // Judge `outcome`, a command of `spec` that ran to its end.

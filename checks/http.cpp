@@ -57,41 +57,6 @@ is_token(std::string_view text)
   });
 }
 
-// Return `text` with control and non-ASCII bytes escaped (and `"` too when `escape_quotes`), so a
-// finding stays one printable line whatever the server sent.
-std::string
-escaped(std::string_view text, bool escape_quotes)
-{
-  std::string out;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    switch (c) {
-    case '\n':
-      out += "\\n";
-      break;
-    case '\r':
-      out += "\\r";
-      break;
-    case '\t':
-      out += "\\t";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '"':
-      out += escape_quotes ? "\\\"" : "\"";
-      break;
-    default:
-      if (byte < 0x20 || byte >= 0x7f) {
-        out += fmt::format("\\x{:02x}", byte);
-      } else {
-        out += c;
-      }
-    }
-  }
-  return out;
-}
-
 std::string
 describe_statuses(const std::vector<long>& statuses)
 {
@@ -151,11 +116,8 @@ public:
   hook::CheckResult
   run(const hook::CheckContext& ctx) const override
   {
-    if (ctx.services.http == nullptr) {
-      return hook::CheckResult::error("no HTTP client was given to the check");
-    }
-    const auto response =
-      ctx.services.http->perform(http_request_for(m_spec, ctx.time_left(), ctx.stop));
+    const auto response = ctx.probes.get<util::HttpClient>()->perform(
+      http_request_for(m_spec, ctx.time_left(), ctx.stop));
     if (!response) {
       return evaluate_http_error(m_spec, response.error());
     }
@@ -338,7 +300,7 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
     if (response.body.find(needle) == std::string::npos) {
       findings.push_back(
         {"body",
-         fmt::format("contains \"{}\"", escaped(needle, true)),
+         fmt::format("contains \"{}\"", util::printable(needle, util::Quotes::escape)),
          util::printable_excerpt(response.body, response.body_truncated, k_excerpt_length)});
     }
   }

@@ -1,10 +1,9 @@
 // What the runner sees of a check: its status vocabulary, its result and the context it runs in.
 #pragma once
 
+#include <hook/probes.hpp>
 #include <hook/util/duration.hpp>
-#include <hook/util/http.hpp>
 #include <hook/util/result.hpp>
-#include <hook/util/subprocess.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -54,19 +53,11 @@ struct CheckResult
   static CheckResult skip(std::string reason);
 };
 
-// The services a check reaches the host through, so unit tests can substitute fakes.
-struct Services
-{
-  util::ProcessRunner* processes = nullptr;
-  util::HttpClient* http = nullptr;
-  unsigned hash_workers = 0; // threads a check may use to hash files; 0 means one per core
-};
-
 struct CheckContext
 {
   util::Clock::time_point deadline; // this attempt's: the check's timeout, capped by the run's
   std::stop_token stop;             // requested when the deadline passes or on SIGINT/SIGTERM
-  Services services;
+  Probes probes; // the only way a check reaches the host
 
   // Return the time left before `deadline`, never negative.
   std::chrono::milliseconds time_left() const;

@@ -7,6 +7,7 @@
 #include <hook/runner.hpp>
 #include <hook/util/http.hpp>
 #include <hook/util/subprocess.hpp>
+#include <hook/util/text.hpp>
 
 #include <fmt/format.h>
 
@@ -83,13 +84,6 @@ run_check_command(const CliOptions& options, std::stop_token stop, bool& abandon
     }
   }
 
-  // Process lifetime: an abandoned check attempt may still call them after the run returns.
-  static util::SystemProcessRunner processes;
-  static util::CurlHttpClient http;
-  Services services;
-  services.processes = &processes;
-  services.http = &http;
-
   RunOptions run_options;
   run_options.deadline = options.deadline.value_or(plan->config.gate.deadline);
   run_options.retry_interval = plan->config.gate.retry_interval;
@@ -100,17 +94,18 @@ run_check_command(const CliOptions& options, std::stop_token stop, bool& abandon
   run_options.on_progress = [interval = run_options.retry_interval](const Progress& progress) {
     if (progress.will_retry) {
       std::cerr << fmt::format("readygate: {} ({}): attempt {}: {}: {}; retrying in {}\n",
-                               progress.check.id,
+                               util::printable(progress.check.id),
                                progress.check.kind,
                                progress.attempt,
                                status_name(progress.result.status),
-                               progress.result.message,
+                               util::printable(progress.result.message),
                                util::format_duration(interval));
     }
   };
 
-  const auto summary = run_checks(plan->checks, services, run_options);
-  abandoned = summary.attempts_abandoned;
+  Engine engine(Probes(), run_options.concurrency);
+  const auto summary = engine.run(plan->checks, run_options);
+  abandoned = engine.abandoned_attempts() > 0;
 
   const auto* format = report::find_report_format(options.format);
   const auto hostname = host_name();
@@ -119,6 +114,11 @@ run_check_command(const CliOptions& options, std::stop_token stop, bool& abandon
   report_options.hostname = hostname;
   format->write(std::cout, summary, report_options);
   std::cout.flush();
+  if (!std::cout) {
+    // A report nobody can read (a full disk, a closed pipe) must not admit the host.
+    std::cerr << "readygate: cannot write the report to standard output\n";
+    return k_exit_error;
+  }
   return exit_code_for(summary.verdict);
 }
 
@@ -144,11 +144,11 @@ run_manifest_create_command(const CliOptions& options)
   std::cout.flush();
   if (!written) {
     std::cerr << "readygate: manifest create: " << written.error().message << '\n';
-    return written.error().code == util::Errc::usage ? k_exit_usage : 2;
+    return written.error().code == util::Errc::usage ? k_exit_usage : k_exit_error;
   }
   if (!std::cout) {
     std::cerr << "readygate: manifest create: cannot write to standard output\n";
-    return 2;
+    return k_exit_error;
   }
   return 0;
 }

@@ -2,15 +2,13 @@
 #pragma once
 
 #include <hook/cli.hpp>
+#include <hook/outcome.hpp>
 
 #include <stop_token>
 
 namespace hook {
 
 // --- Interface ---
-
-inline constexpr int k_exit_usage = 64;  // EX_USAGE
-inline constexpr int k_exit_config = 78; // EX_CONFIG
 
 // Run the checks once and print the report; `stop` ends the run early with what finished.
 // Sets `abandoned` when a check thread was left running (the caller must then _Exit).

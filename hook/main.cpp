@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -58,6 +59,21 @@ watch_stop_signals(std::stop_source source)
   sigaction(SIGTERM, &action, nullptr);
 }
 
+// Open /dev/null on whichever of fds 0-2 is closed, so that nothing readygate opens later (the
+// signal pipe, a manifest, a socket) becomes its standard output and receives the report.
+void
+fill_standard_fds()
+{
+  for (int fd = 0; fd <= 2; ++fd) {
+    if (fcntl(fd, F_GETFD) == -1 && errno == EBADF) {
+      const int opened = open("/dev/null", O_RDWR);
+      if (opened != fd) {
+        std::_Exit(hook::k_exit_software); // cannot happen: the lowest free fd is `fd`
+      }
+    }
+  }
+}
+
 int
 run(int argc, char** argv)
 {
@@ -101,6 +117,7 @@ run(int argc, char** argv)
 int
 main(int argc, char** argv)
 {
+  fill_standard_fds();
   util::CurlHttpClient::global_init();
   try {
     return run(argc, argv);
@@ -109,5 +126,5 @@ main(int argc, char** argv)
   } catch (const std::exception& e) {
     std::cerr << "readygate: fatal: " << e.what() << '\n';
   }
-  return 70; // EX_SOFTWARE: a bug, never an admitted host
+  return hook::k_exit_software; // a bug, never an admitted host
 }

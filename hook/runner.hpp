@@ -1,7 +1,13 @@
 // Run planned checks: bounded concurrency, a timeout per check, one deadline for the whole run,
 // retries of failing `retry = true` checks until that deadline, results in config order. One
 // verdict comes out of it; the exit code, serve's HTTP status and the lifecycle result all
-// derive from that verdict.
+// derive from that verdict (hook/outcome.hpp).
+//
+// An Engine outlives its runs (`serve` runs the checks every few seconds for weeks): attempts run
+// on a bounded pool of worker threads that the engine keeps between runs. An attempt that ignores
+// its deadline is abandoned by its run but keeps its worker until it returns, so a wedged check
+// can never pile up threads; while every worker is held, further attempts wait, and a run whose
+// deadline passes first reports them as `error`.
 #pragma once
 
 #include <hook/check.hpp>
@@ -27,7 +33,8 @@ struct PlannedCheck
   std::vector<std::string> tags;
   std::vector<std::string> depends_on; // ids of checks that must pass before this one runs
   std::shared_ptr<const Check> check;  // shared: an abandoned attempt may outlive the run
-  bool selected = true; // false: reported as skip (--only); dependents do not wait for it
+  bool selected = true; // false: reported as skip (--only, --tag); dependents do not wait for it
+  std::string unselected_reason = "not selected"; // the skip message when !selected
 };
 
 struct ReportedResult
@@ -47,8 +54,7 @@ struct RunSummary
   std::chrono::system_clock::time_point started;
   bool deadline_reached = false;
   bool interrupted = false;
-  // An attempt outlived its timeout and was left running on its own thread. The process must then
-  // end with std::_Exit after flushing its output, not by returning from main.
+  // Attempts that outlived their timeout and still held a worker when the run returned.
   bool attempts_abandoned = false;
 };
 
@@ -69,23 +75,45 @@ struct RunOptions
 {
   std::chrono::milliseconds deadline{5 * 60'000};
   std::chrono::milliseconds retry_interval{5'000};
-  unsigned concurrency = 4;
-  std::stop_token stop; // SIGINT/SIGTERM: end promptly with what finished
+  unsigned concurrency = 4; // attempts of this run at once; also capped by the engine's workers
+  std::stop_token stop;     // SIGINT/SIGTERM: end promptly with what finished
   std::function<void(const Progress&)> on_progress; // called from the runner's thread
 };
 
-// Run `checks` with `services`. Never throws for a check's sake: an exception escaping a check,
-// a check that outlives its timeout, and a check the deadline or a stop cut short are all
-// reported as Status::error. The run returns by its deadline (or its stop) plus k_abandon_grace,
-// even if a check hangs; checks under way at that point are given the grace to end.
+class Engine
+{
+public:
+  // Run attempts on at most `workers` threads (at least 1), reaching the host through `probes`.
+  Engine(Probes probes, unsigned workers);
+  // Let idle workers end and wait for them; workers still held by abandoned attempts end on
+  // their own when their attempt returns (they own everything they touch).
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Run `checks` once, as described above. Never throws for a check's sake: an exception
+  // escaping a check, a check that outlives its timeout, and a check the deadline or a stop cut
+  // short are all reported as Status::error. Returns by the run's deadline (or its stop) plus
+  // k_abandon_grace, even if a check hangs. One run at a time.
+  RunSummary run(const std::vector<PlannedCheck>& checks, const RunOptions& options);
+
+  // Return how many workers are held by attempts whose run has given up on them.
+  std::size_t abandoned_attempts() const;
+  // Return how many worker threads exist now.
+  std::size_t worker_threads() const;
+
+  struct State;
+
+private:
+  std::shared_ptr<State> m_state;
+};
+
+// Run `checks` once on an engine of `options.concurrency` workers made for this run.
 RunSummary run_checks(const std::vector<PlannedCheck>& checks,
-                      const Services& services,
+                      const Probes& probes,
                       const RunOptions& options);
 
 // Return the verdict over `results`: error outranks fail outranks pass; skips count as pass.
 Status verdict_of(const std::vector<ReportedResult>& results);
-
-// Return the exit code for `verdict`: 0 pass, 1 fail, 2 error.
-int exit_code_for(Status verdict);
 
 } // namespace hook

@@ -367,7 +367,7 @@ run_files(const FilesSpec& spec, const hook::CheckContext& ctx)
     };
   }
   options.should_stop = [&ctx] { return ctx.should_stop(); };
-  unsigned workers = spec.workers.value_or(ctx.services.hash_workers);
+  unsigned workers = spec.workers.value_or(0U);
   if (workers == 0) {
     workers = std::max(1U, std::thread::hardware_concurrency());
   }

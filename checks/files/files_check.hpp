@@ -54,7 +54,7 @@ struct FilesSpec
   bool ignore_mode = false;
   bool ignore_content = false; // neither size nor sha256 of files (no hashing at all)
   std::size_t max_findings = 20;
-  std::optional<unsigned> workers; // unset: the services' hash_workers
+  std::optional<unsigned> workers; // unset: one per core
 };
 
 // Validate the keys of `spec` and return the files spec.

@@ -7,7 +7,8 @@
 //
 //   readygate: FAIL — 2 checks: 1 pass, 1 fail (2.3s)
 #include "formats.hpp"
-#include "xml_escape.hpp"
+
+#include <hook/util/text.hpp>
 
 #include <fmt/format.h>
 
@@ -64,35 +65,10 @@ paint(std::string_view word, Status status, const ReportOptions& options)
   return std::string(word);
 }
 
-// Return `text` safe to print on a terminal, on one line: control characters become visible
-// escapes (a newline in a message would break the layout; an ESC could drive the terminal) and
-// ill-formed UTF-8 becomes U+FFFD.
 std::string
 printable(std::string_view text)
 {
-  std::string out;
-  out.reserve(text.size());
-  while (!text.empty()) {
-    const auto cp = decode_utf8(text);
-    const auto original = text.substr(0, cp.length);
-    text.remove_prefix(cp.length);
-    if (cp.value == '\n') {
-      out += "\\n";
-    } else if (cp.value == '\t') {
-      out += "\\t";
-    } else if (cp.value == '\r') {
-      out += "\\r";
-    } else if (cp.value < 0x20 || cp.value == 0x7F) {
-      out += fmt::format("\\x{:02x}", static_cast<unsigned>(cp.value));
-    } else if (cp.value >= 0x80 && cp.value <= 0x9F) {
-      out += fmt::format("\\u{:04x}", static_cast<unsigned>(cp.value));
-    } else if (!cp.valid) {
-      append_utf8(out, cp.value);
-    } else {
-      out += original;
-    }
-  }
-  return out;
+  return util::printable(text);
 }
 
 // Return the number of code points in valid UTF-8 `text`: the column width for alignment

@@ -1,7 +1,9 @@
 // The JSON report: one compact document, schema "readygate.report/1", documented field by field
 // in docs-reports.md. Fields are only ever added within a schema version, never renamed.
 #include "formats.hpp"
-#include "xml_escape.hpp"
+
+#include <hook/outcome.hpp>
+#include <hook/util/text.hpp>
 
 #include <boost/json.hpp>
 
@@ -16,7 +18,7 @@ namespace {
 boost::json::string
 text(std::string_view value)
 {
-  return boost::json::string(valid_utf8(value));
+  return boost::json::string(util::valid_utf8(value));
 }
 
 std::int64_t

@@ -5,7 +5,9 @@
 // is a metric of its own. Enumerations are one-hot (a sample per possible value, 1 for the
 // current one), so a status change never makes a series vanish and alerts can match `== 1`.
 #include "formats.hpp"
-#include "xml_escape.hpp"
+
+#include <hook/outcome.hpp>
+#include <hook/util/text.hpp>
 
 #include <fmt/format.h>
 
@@ -21,7 +23,7 @@ std::string
 label_value(std::string_view value)
 {
   std::string out;
-  for (const char c : valid_utf8(value)) {
+  for (const char c : util::valid_utf8(value)) {
     switch (c) {
     case '\\':
       out += "\\\\";

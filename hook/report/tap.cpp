@@ -1,7 +1,8 @@
 // The TAP report (version 14): a plan, one test point per check in config order, a YAML
 // diagnostic block under each failure and error, and the verdict as a trailing comment.
 #include "formats.hpp"
-#include "xml_escape.hpp"
+
+#include <hook/util/text.hpp>
 
 #include <fmt/format.h>
 
@@ -19,7 +20,7 @@ one_line(std::string_view text, bool in_description)
 {
   std::string out;
   while (!text.empty()) {
-    const auto cp = decode_utf8(text);
+    const auto cp = util::decode_utf8(text);
     const auto original = text.substr(0, cp.length);
     text.remove_prefix(cp.length);
     if (in_description && (cp.value == '#' || cp.value == '\\')) {
@@ -31,10 +32,10 @@ one_line(std::string_view text, bool in_description)
       out += "\\t";
     } else if (cp.value == '\r') {
       out += "\\r";
-    } else if (cp.value < 0x20 || (cp.value >= 0x7F && cp.value <= 0x9F)) {
+    } else if (util::is_control_or_invisible(cp.value)) {
       out += fmt::format("\\u{:04x}", static_cast<unsigned>(cp.value));
     } else if (!cp.valid) {
-      append_utf8(out, cp.value);
+      util::append_utf8(out, cp.value);
     } else {
       out += original;
     }
@@ -49,7 +50,7 @@ yaml_quoted(std::string_view text)
 {
   std::string out = "\"";
   while (!text.empty()) {
-    const auto cp = decode_utf8(text);
+    const auto cp = util::decode_utf8(text);
     const auto original = text.substr(0, cp.length);
     text.remove_prefix(cp.length);
     switch (cp.value) {
@@ -72,12 +73,10 @@ yaml_quoted(std::string_view text)
       break;
     }
     const auto v = cp.value;
-    const bool unprintable = v < 0x20 || (v >= 0x7F && v <= 0x9F) || v == 0x2028 || v == 0x2029
-                             || v == 0xFEFF || v == 0xFFFE || v == 0xFFFF;
-    if (unprintable) {
+    if (util::is_control_or_invisible(v)) {
       out += fmt::format("\\u{:04x}", static_cast<unsigned>(v));
     } else if (!cp.valid) {
-      append_utf8(out, cp.value);
+      util::append_utf8(out, cp.value);
     } else {
       out += original;
     }

@@ -1,5 +1,4 @@
-// Text hygiene shared by the report formats: UTF-8 decoding that never fails, and the one XML
-// escaping function every JUnit string goes through.
+// The one XML escaping function every JUnit string goes through.
 #pragma once
 
 #include <cstddef>
@@ -9,24 +8,6 @@
 namespace hook::report {
 
 // --- Interface ---
-
-struct CodePoint
-{
-  char32_t value;     // U+FFFD when the bytes were not valid UTF-8
-  std::size_t length; // bytes consumed, at least 1
-  bool valid;         // false when the bytes were not valid UTF-8
-};
-
-// Decode the code point at the start of non-empty `text`. An ill-formed sequence yields U+FFFD
-// and consumes its maximal subpart (Unicode's recommended practice), so that one bad byte never
-// swallows the valid text after it. Overlong forms and surrogates are ill-formed.
-CodePoint decode_utf8(std::string_view text);
-
-// Append the UTF-8 encoding of `code_point` to `out`.
-void append_utf8(std::string& out, char32_t code_point);
-
-// Return `text` with each ill-formed UTF-8 sequence replaced by U+FFFD.
-std::string valid_utf8(std::string_view text);
 
 enum class XmlPosition {
   text,      // element content: tab, newline and carriage return stay as they are

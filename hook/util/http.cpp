@@ -391,6 +391,12 @@ redact_url(std::string_view url)
          + std::string(url.substr(authority_start + at + 1));
 }
 
+std::shared_ptr<HttpClient>
+HttpClient::make_real()
+{
+  return std::make_shared<CurlHttpClient>();
+}
+
 void
 CurlHttpClient::global_init()
 {

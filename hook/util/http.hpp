@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -51,6 +52,9 @@ class HttpClient
 {
 public:
   virtual ~HttpClient() = default;
+
+  // Return the real client (CurlHttpClient), for hook::Probes.
+  static std::shared_ptr<HttpClient> make_real();
 
   // Perform `request`. Any answer, whatever its status, is a value; no answer is an error:
   // Errc::timeout when the deadline passed, Errc::network when the connection failed,

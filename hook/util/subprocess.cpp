@@ -502,6 +502,12 @@ run_process(const ProcessRequest& request)
 
 } // namespace
 
+std::shared_ptr<ProcessRunner>
+ProcessRunner::make_real()
+{
+  return std::make_shared<SystemProcessRunner>();
+}
+
 Result<ProcessOutcome>
 SystemProcessRunner::run(const ProcessRequest& request)
 {

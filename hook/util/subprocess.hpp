@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstddef>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -43,6 +44,9 @@ class ProcessRunner
 {
 public:
   virtual ~ProcessRunner() = default;
+
+  // Return the real runner (SystemProcessRunner), for hook::Probes.
+  static std::shared_ptr<ProcessRunner> make_real();
 
   // Run `request`. A non-zero exit is not an error (the caller judges it); a command that cannot
   // be started is Errc::process, one that outlives its timeout is Errc::timeout (after its

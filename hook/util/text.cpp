@@ -9,46 +9,101 @@ namespace util {
 
 namespace {
 
-// Length of the UTF-8 sequence starting at `text[at]`, or 0 if it is not valid UTF-8.
-std::size_t
-utf8_sequence_length(std::string_view text, std::size_t at)
+constexpr char32_t k_replacement = 0xFFFD;
+
+bool
+is_continuation(unsigned char byte, unsigned char low = 0x80, unsigned char high = 0xBF)
 {
-  const auto lead = static_cast<unsigned char>(text[at]);
-  std::size_t length = 0;
-  unsigned minimum = 0;
-  unsigned value = 0;
-  if (lead >= 0xC2 && lead <= 0xDF) {
-    length = 2;
-    minimum = 0x80;
-    value = lead & 0x1FU;
-  } else if (lead >= 0xE0 && lead <= 0xEF) {
-    length = 3;
-    minimum = 0x800;
-    value = lead & 0x0FU;
-  } else if (lead >= 0xF0 && lead <= 0xF4) {
-    length = 4;
-    minimum = 0x10000;
-    value = lead & 0x07U;
-  } else {
-    return 0;
-  }
-  if (at + length > text.size()) {
-    return 0;
-  }
-  for (std::size_t i = 1; i < length; ++i) {
-    const auto next = static_cast<unsigned char>(text[at + i]);
-    if ((next & 0xC0U) != 0x80U) {
-      return 0;
-    }
-    value = (value << 6U) | (next & 0x3FU);
-  }
-  if (value < minimum || value > 0x10FFFF || (value >= 0xD800 && value <= 0xDFFF)) {
-    return 0;
-  }
-  return length;
+  return byte >= low && byte <= high;
 }
 
 } // namespace
+
+CodePoint
+decode_utf8(std::string_view text)
+{
+  const auto byte = [&](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  if (lead < 0x80) {
+    return {lead, 1, true};
+  }
+  // Table 3-7 of the Unicode standard: the lead byte fixes the length and the range of the
+  // second byte, which is what rules out overlong forms, surrogates and values past U+10FFFF.
+  std::size_t length = 0;
+  unsigned char second_low = 0x80;
+  unsigned char second_high = 0xBF;
+  char32_t value = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    length = 2;
+    value = lead & 0x1Fu;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    length = 3;
+    value = lead & 0x0Fu;
+    if (lead == 0xE0) {
+      second_low = 0xA0;
+    } else if (lead == 0xED) {
+      second_high = 0x9F;
+    }
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    length = 4;
+    value = lead & 0x07u;
+    if (lead == 0xF0) {
+      second_low = 0x90;
+    } else if (lead == 0xF4) {
+      second_high = 0x8F;
+    }
+  } else {
+    return {k_replacement, 1, false};
+  }
+  for (std::size_t i = 1; i < length; ++i) {
+    const bool ok =
+      i < text.size()
+      && (i == 1 ? is_continuation(byte(i), second_low, second_high) : is_continuation(byte(i)));
+    if (!ok) {
+      return {k_replacement, i, false};
+    }
+    value = (value << 6) | (byte(i) & 0x3Fu);
+  }
+  return {value, length, true};
+}
+
+void
+append_utf8(std::string& out, char32_t code_point)
+{
+  const auto put = [&](char32_t bits) { out.push_back(static_cast<char>(bits)); };
+  if (code_point < 0x80) {
+    put(code_point);
+  } else if (code_point < 0x800) {
+    put(0xC0 | (code_point >> 6));
+    put(0x80 | (code_point & 0x3F));
+  } else if (code_point < 0x10000) {
+    put(0xE0 | (code_point >> 12));
+    put(0x80 | ((code_point >> 6) & 0x3F));
+    put(0x80 | (code_point & 0x3F));
+  } else {
+    put(0xF0 | (code_point >> 18));
+    put(0x80 | ((code_point >> 12) & 0x3F));
+    put(0x80 | ((code_point >> 6) & 0x3F));
+    put(0x80 | (code_point & 0x3F));
+  }
+}
+
+std::string
+valid_utf8(std::string_view text)
+{
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    const auto cp = decode_utf8(text);
+    if (cp.valid) {
+      out.append(text.substr(0, cp.length));
+    } else {
+      append_utf8(out, k_replacement);
+    }
+    text.remove_prefix(cp.length);
+  }
+  return out;
+}
 
 std::string
 to_lower(std::string_view text)
@@ -60,6 +115,76 @@ to_lower(std::string_view text)
   return lowered;
 }
 
+bool
+is_control_or_invisible(char32_t cp)
+{
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) // C0, DEL, C1
+         || cp == 0x061C                         // Arabic letter mark
+         || (cp >= 0x200B && cp <= 0x200F)       // zero-width space .. right-to-left mark
+         || (cp >= 0x2028 && cp <= 0x202E)       // line/paragraph separators, bidi embeddings
+         || (cp >= 0x2060 && cp <= 0x206F)       // word joiner, bidi isolates, deprecated
+         || cp == 0xFEFF                         // byte order mark
+         || (cp >= 0xFFF9 && cp <= 0xFFFB)       // interlinear annotations
+         || cp == 0xFFFE || cp == 0xFFFF;
+}
+
+namespace {
+
+// Append the printable form of the code point `cp` (read as the bytes `original`) to `out`.
+void
+append_printable(
+  std::string& out, const CodePoint& cp, std::string_view original, bool backslashes, bool quotes)
+{
+  if (!cp.valid) {
+    for (const char byte : original) {
+      out += fmt::format("\\x{:02x}", static_cast<unsigned char>(byte));
+    }
+    return;
+  }
+  switch (cp.value) {
+  case '\n':
+    out += "\\n";
+    return;
+  case '\t':
+    out += "\\t";
+    return;
+  case '\r':
+    out += "\\r";
+    return;
+  case '\\':
+    out += backslashes ? "\\\\" : "\\";
+    return;
+  case '"':
+    out += quotes ? "\\\"" : "\"";
+    return;
+  default:
+    break;
+  }
+  if (cp.value < 0x80 && is_control_or_invisible(cp.value)) {
+    out += fmt::format("\\x{:02x}", static_cast<unsigned>(cp.value));
+  } else if (is_control_or_invisible(cp.value)) {
+    out += fmt::format("\\u{:04x}", static_cast<unsigned>(cp.value));
+  } else {
+    out += original;
+  }
+}
+
+} // namespace
+
+std::string
+printable(std::string_view text, Quotes quotes)
+{
+  std::string out;
+  out.reserve(text.size());
+  while (!text.empty()) {
+    const auto cp = decode_utf8(text);
+    const bool quoted = quotes == Quotes::escape;
+    append_printable(out, cp, text.substr(0, cp.length), quoted, quoted);
+    text.remove_prefix(cp.length);
+  }
+  return out;
+}
+
 std::string
 printable_excerpt(std::string_view text, bool truncated, std::size_t limit)
 {
@@ -68,33 +193,13 @@ printable_excerpt(std::string_view text, bool truncated, std::size_t limit)
   }
   std::string shown;
   std::size_t at = 0;
-  while (at < text.size() && at < limit) {
-    const auto byte = static_cast<unsigned char>(text[at]);
-    if (byte >= 0x80) {
-      const auto length = utf8_sequence_length(text, at);
-      if (length != 0 && at + length <= limit) {
-        shown.append(text, at, length);
-        at += length;
-        continue;
-      }
-      if (length != 0) {
-        break; // a character that would cross the limit is left out whole
-      }
-      shown += fmt::format("\\x{:02x}", byte);
-    } else if (byte == '\n') {
-      shown += "\\n";
-    } else if (byte == '\t') {
-      shown += "\\t";
-    } else if (byte == '\r') {
-      shown += "\\r";
-    } else if (byte == '\\') {
-      shown += "\\\\";
-    } else if (byte < 0x20 || byte == 0x7f) {
-      shown += fmt::format("\\x{:02x}", byte);
-    } else {
-      shown += static_cast<char>(byte);
+  while (at < text.size()) {
+    const auto cp = decode_utf8(text.substr(at));
+    if (at + cp.length > limit) {
+      break; // a character that would cross the limit is left out whole
     }
-    ++at;
+    append_printable(shown, cp, text.substr(at, cp.length), true, false);
+    at += cp.length;
   }
   if (at < text.size() || truncated) {
     shown += "...";

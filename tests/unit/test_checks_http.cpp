@@ -91,7 +91,7 @@ context_with(util::HttpClient* client, std::chrono::milliseconds left = 5s)
 {
   hook::CheckContext ctx;
   ctx.deadline = util::Clock::now() + left;
-  ctx.services.http = client;
+  ctx.probes.install(std::shared_ptr<util::HttpClient>(client, [](util::HttpClient*) {}));
   return ctx;
 }
 

@@ -3,6 +3,7 @@
 // review the diff before committing it.
 #include "testutil.hpp"
 
+#include <hook/outcome.hpp>
 #include <hook/report/formats.hpp>
 #include <hook/report/reporter.hpp>
 #include <hook/util/subprocess.hpp>

@@ -2,8 +2,6 @@
 
 #include <hook/report/xml_escape.hpp>
 
-using hook::report::decode_utf8;
-using hook::report::valid_utf8;
 using hook::report::xml_escape;
 using hook::report::XmlPosition;
 
@@ -58,37 +56,4 @@ TEST_CASE("hook::report::xml_escape: passes non-ASCII through and replaces inval
   CHECK(xml_escape("\xF4\x90\x80\x80") == k_fffd + k_fffd + k_fffd + k_fffd); // > U+10FFFF
   CHECK(xml_escape("\xE2\x9C") == k_fffd);           // truncated at the end of the text
   CHECK(xml_escape("\xE2\x9C<") == k_fffd + "&lt;"); // the byte after a bad sequence survives
-}
-
-TEST_CASE("hook::report::decode_utf8: decodes every length and rejects ill-formed sequences",
-          "[report]")
-{
-  const auto a = decode_utf8("A");
-  CHECK((a.value == U'A' && a.length == 1 && a.valid));
-  const auto e = decode_utf8("é");
-  CHECK((e.value == U'é' && e.length == 2 && e.valid));
-  const auto check = decode_utf8("✓");
-  CHECK((check.value == U'✓' && check.length == 3 && check.valid));
-  const auto rocket = decode_utf8("\xF0\x9F\x9A\x80");
-  CHECK((rocket.value == 0x1F680 && rocket.length == 4 && rocket.valid));
-  const auto lone = decode_utf8("\x80");
-  CHECK((lone.value == 0xFFFD && lone.length == 1 && !lone.valid));
-  const auto cut = decode_utf8("\xF0\x9F\x9A"
-                               "A");
-  CHECK((cut.value == 0xFFFD && cut.length == 3 && !cut.valid));
-  const auto overlong = decode_utf8("\xE0\x80\x80");
-  CHECK((overlong.length == 1 && !overlong.valid));
-}
-
-TEST_CASE("hook::report::valid_utf8: keeps valid text and replaces each bad sequence once",
-          "[report]")
-{
-  CHECK(valid_utf8("héllo ✓") == "héllo ✓");
-  CHECK(valid_utf8("a\xFF\xFE"
-                   "b")
-        == "a" + k_fffd + k_fffd + "b");
-  CHECK(valid_utf8("\xE2\x9C"
-                   "x")
-        == k_fffd + "x");
-  CHECK(valid_utf8(std::string("\0", 1)) == std::string("\0", 1)); // NUL is valid UTF-8
 }

@@ -1,10 +1,12 @@
 #include "testutil.hpp"
 
+#include <hook/outcome.hpp>
 #include <hook/runner.hpp>
 
 #include <sys/resource.h>
 
 #include <atomic>
+#include <filesystem>
 #include <functional>
 #include <stdexcept>
 #include <thread>
@@ -155,7 +157,7 @@ TEST_CASE("hook::run_checks: a check that outlives its timeout is an error and t
   });
   const auto started = util::Clock::now();
   const auto summary = hook::run_checks(
-    {planned("hang", hanging, 200ms), planned("ok", returning(Status::pass))}, {}, options(10s, 1));
+    {planned("hang", hanging, 200ms), planned("ok", returning(Status::pass))}, {}, options(10s, 2));
   const auto took = util::Clock::now() - started;
   CHECK(took < 1500ms);
   CHECK(summary.results[0].result.status == Status::error);
@@ -407,4 +409,187 @@ TEST_CASE("hook::run_checks: a check that skips itself is an error, never a pass
   CHECK(summary.results[0].result.message
         == "the check skipped itself (skip), which does not verify the host");
   CHECK(summary.verdict == Status::error);
+}
+
+TEST_CASE("hook::run_checks: an abandoned attempt still holds its worker, so a wedged check cannot "
+          "pile up threads",
+          "[runner]")
+{
+  // One worker, held by a check that ignores its deadline for longer than the run may last: the
+  // next check never gets a worker and is an error at the run deadline, not a thread of its own.
+  std::atomic<int> started{0};
+  const auto wedged = std::make_shared<ScriptedCheck>([&](unsigned, const hook::CheckContext&) {
+    ++started;
+    std::this_thread::sleep_for(1500ms);
+    return CheckResult::pass("too late");
+  });
+  auto first = planned("wedged", wedged, 100ms);
+  first.retry = true;
+  hook::Engine engine({}, 1);
+  const auto run_started = util::Clock::now();
+  const auto summary =
+    engine.run({first, planned("next", returning(Status::pass))}, options(700ms, 1));
+  CHECK(util::Clock::now() - run_started < 1200ms);
+  CHECK(started.load() == 1); // the retry did not get a second thread either
+  CHECK(engine.worker_threads() == 1);
+  CHECK(summary.results[0].result.status == Status::error);
+  CHECK(summary.results[1].result.status == Status::error);
+  CHECK_THAT(summary.results[1].result.message, Catch::StartsWith("not started"));
+  CHECK(summary.attempts_abandoned);
+  CHECK(engine.abandoned_attempts() == 1);
+}
+
+namespace {
+
+std::size_t
+threads_of_this_process()
+{
+  std::size_t count = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/task")) {
+    ++count;
+  }
+  return count;
+}
+
+} // namespace
+
+TEST_CASE("hook::Engine: a run after one that abandoned a wedged attempt runs on time and leaves "
+          "no thread behind",
+          "[runner]")
+{
+  const auto threads_before = threads_of_this_process();
+  {
+    hook::Engine engine({}, 2);
+    const auto wedged = std::make_shared<ScriptedCheck>([](unsigned, const hook::CheckContext&) {
+      std::this_thread::sleep_for(800ms); // ignores its deadline
+      return CheckResult::pass("too late");
+    });
+    const auto first = engine.run({planned("wedged", wedged, 100ms)}, options(10s, 2));
+    CHECK(first.results[0].result.status == Status::error);
+    CHECK(first.attempts_abandoned);
+
+    // The second run has one free worker and gets on with it.
+    const auto started = util::Clock::now();
+    const auto second = engine.run(
+      {planned("a", returning(Status::pass, 50ms)), planned("b", returning(Status::pass, 50ms))},
+      options(10s, 2));
+    CHECK(util::Clock::now() - started < 400ms);
+    CHECK(second.verdict == Status::pass);
+    CHECK_FALSE(second.attempts_abandoned);
+    CHECK(engine.worker_threads() <= 2);
+
+    // Once the wedged attempt returns, its worker is free again, and its late answer is dropped.
+    std::this_thread::sleep_for(900ms);
+    CHECK(engine.abandoned_attempts() == 0);
+    const auto third =
+      engine.run({planned("c", returning(Status::pass)), planned("d", returning(Status::pass))},
+                 options(10s, 2));
+    CHECK(third.verdict == Status::pass);
+    CHECK(engine.worker_threads() <= 2);
+  }
+  // The engine's workers end with it.
+  for (int i = 0; i < 100 && threads_of_this_process() > threads_before; ++i) {
+    std::this_thread::sleep_for(10ms);
+  }
+  CHECK(threads_of_this_process() == threads_before);
+}
+
+TEST_CASE("hook::run_checks: 50,000 checks chained by depends_on are scheduled in linear time, "
+          "and the deadline holds",
+          "[runner]")
+{
+  std::vector<hook::PlannedCheck> checks;
+  const auto passing = returning(Status::pass);
+  for (int i = 0; i < 50'000; ++i) {
+    auto entry = planned("c" + std::to_string(i), passing);
+    if (i > 0) {
+      entry.depends_on = {"c" + std::to_string(i - 1)};
+    }
+    checks.push_back(std::move(entry));
+  }
+  const auto started = util::Clock::now();
+  const auto summary = hook::run_checks(checks, {}, options(1s, 4));
+  const auto took = util::Clock::now() - started;
+  CHECK(took < 1s + hook::k_abandon_grace + 500ms);
+  // Either all of them ran in time, or the deadline cut the chain: never a pass by default.
+  if (summary.deadline_reached) {
+    CHECK(summary.verdict == Status::error);
+  } else {
+    CHECK(summary.verdict == Status::pass);
+  }
+
+  // A stop request is seen between any two events, not once per pass over the checks.
+  std::stop_source stop;
+  auto run = options(60s, 4);
+  run.stop = stop.get_token();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(100ms);
+    stop.request_stop();
+  });
+  const auto stop_started = util::Clock::now();
+  const auto stopped = hook::run_checks(checks, {}, run);
+  stopper.join();
+  CHECK(util::Clock::now() - stop_started < 100ms + hook::k_abandon_grace + 500ms);
+  CHECK(stopped.interrupted);
+  CHECK(stopped.verdict == Status::error);
+}
+
+TEST_CASE("hook::run_checks: a run cut short while a check waits to retry makes it an error, "
+          "whatever its last attempt said",
+          "[runner]")
+{
+  const auto failing = returning(Status::fail);
+  auto entry = planned("failing", failing);
+  entry.retry = true;
+
+  std::stop_source stop;
+  auto run = options(30s);
+  run.retry_interval = 10s;
+  run.stop = stop.get_token();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(150ms);
+    stop.request_stop();
+  });
+  const auto summary = hook::run_checks({entry}, {}, run);
+  stopper.join();
+  CHECK(summary.interrupted);
+  CHECK(summary.results[0].result.status == Status::error);
+  CHECK(summary.results[0].result.message == "interrupted before attempt 2; attempt 1: fail: fail");
+  CHECK(summary.verdict == Status::error);
+  CHECK(hook::exit_code_for(summary.verdict) == 2);
+
+  // The same when the deadline cuts a retrying check short while it is running again.
+  const auto slow_second =
+    std::make_shared<ScriptedCheck>([](unsigned attempt, const hook::CheckContext&) {
+      if (attempt == 1) {
+        return CheckResult::fail("not yet");
+      }
+      std::this_thread::sleep_for(2s);
+      return CheckResult::pass("too late");
+    });
+  auto slow = planned("slow", slow_second);
+  slow.retry = true;
+  const auto timed = hook::run_checks({slow}, {}, options(400ms));
+  CHECK(timed.deadline_reached);
+  CHECK(timed.results[0].result.status == Status::error);
+  CHECK_THAT(
+    timed.results[0].result.message,
+    Catch::StartsWith("the run deadline (400ms) passed during attempt 2; attempt 1: fail"));
+}
+
+TEST_CASE("hook::outcome: one verdict, the same answer by every route", "[runner]")
+{
+  CHECK(hook::exit_code_for(Status::pass) == 0);
+  CHECK(hook::exit_code_for(Status::fail) == 1);
+  CHECK(hook::exit_code_for(Status::error) == 2);
+  CHECK(hook::exit_code_for(Status::skip) == 2);
+  CHECK(hook::http_status_for(Status::pass) == 200);
+  CHECK(hook::http_status_for(Status::fail) == 503);
+  CHECK(hook::http_status_for(Status::error) == 503);
+  CHECK(hook::http_status_for(Status::skip) == 503);
+  CHECK(hook::lifecycle_result_for(Status::pass) == "CONTINUE");
+  CHECK(hook::lifecycle_result_for(Status::fail) == "ABANDON");
+  CHECK(hook::lifecycle_result_for(Status::error) == "ABANDON");
+  CHECK(hook::lifecycle_result_for(Status::skip) == "ABANDON");
 }
