@@ -20,6 +20,22 @@ require_program() {
   fi
 }
 
+# Debian's interpreter, which python3-botocore is installed for; a python3 earlier on PATH (pyenv,
+# a venv) may lack it or ship an urllib3 that botocore 1.29 cannot use.
+SYSTEM_PYTHON=${RG_SYSTEM_PYTHON:-/usr/bin/python3}
+
+# Skip the test when $SYSTEM_PYTHON cannot import `module`, or fail it when servers are required.
+require_python_module() {
+  local module=$1
+  if ! "$SYSTEM_PYTHON" -c "import $module" >/dev/null 2>&1; then
+    if [ "${RG_REQUIRE_SERVERS:-0}" = 1 ]; then
+      echo "RG_REQUIRE_SERVERS=1 and $SYSTEM_PYTHON cannot import $module" >&2
+      return 1
+    fi
+    skip "$SYSTEM_PYTHON cannot import $module"
+  fi
+}
+
 # Print a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
   python3 - <<'PY'
@@ -77,6 +93,46 @@ start_http_server() {
   HTTP_PORT=$(free_port)
   start_server python3 "$FIXTURES/http_server.py" --port "$HTTP_PORT" --root "$root"
   wait_for_port "$HTTP_PORT"
+}
+
+# Wait up to `seconds` (default 10) until `file` exists; on failure show the servers' logs.
+wait_for_file() {
+  local file=$1 seconds=${2:-10} i
+  for ((i = 0; i < seconds * 20; i++)); do
+    [ -e "$file" ] && return 0
+    sleep 0.05
+  done
+  echo "$file did not appear within ${seconds}s" >&2
+  cat "$BATS_TEST_TMPDIR"/server-*.log >&2 2>/dev/null || true
+  return 1
+}
+
+# Start the AWS fake (fixtures/aws_fake.py: IMDSv2 + Auto Scaling, SigV4 checked by botocore) with
+# the scenario JSON `scenario` (default {}); sets AWS_IMDS_URL, AWS_API_URL and AWS_FAKE_LOG.
+# A test may start several; the variables name the last one.
+start_aws_fake() {
+  local scenario=${1:-"{}"} name="$BATS_TEST_TMPDIR/aws-fake-${#RG_SERVER_PIDS[@]}" ports
+  require_python_module botocore
+  printf '%s\n' "$scenario" >"$name.json"
+  AWS_FAKE_LOG="$name.log"
+  start_server "$SYSTEM_PYTHON" "$FIXTURES/aws_fake.py" --scenario "$name.json" \
+    --log "$AWS_FAKE_LOG" --ready-file "$name.ready"
+  wait_for_file "$name.ready"
+  read -r -a ports <"$name.ready"
+  AWS_IMDS_URL="http://127.0.0.1:${ports[0]}"
+  AWS_API_URL="http://127.0.0.1:${ports[1]}"
+}
+
+# Print one line per Auto Scaling request the last AWS fake received:
+# "Action[=LifecycleActionResult] HTTP-status Code sig=ok|bad".
+aws_fake_summary() {
+  "$SYSTEM_PYTHON" "$FIXTURES/aws_fake.py" --summary "$AWS_FAKE_LOG"
+}
+
+# POST the JSON `body` (default {}) to the last AWS fake's control path /_fake/`name`
+# (scenario, expire-credentials, expire-imds-tokens); prints its state as JSON.
+aws_fake_control() {
+  curl -sSf --noproxy '*' -X POST --data-binary "${2:-"{}"}" "$AWS_API_URL/_fake/$1"
 }
 
 # Write a config to $BATS_TEST_TMPDIR/readygate.toml from standard input; prints its path.
