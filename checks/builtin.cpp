@@ -19,10 +19,10 @@ namespace {
 
 // clang-format off
 constexpr std::array k_builtin_check_kinds = {
-  CheckKind{"command", "run a command; expect its exit code and output",                 &create_command_check},
-  CheckKind{"files",   "compare the application tree with the release manifest",          &create_files_check},
-  CheckKind{"http",    "request a URL; expect its status, headers and body",              &create_http_check},
-  CheckKind{"tcp",     "connect to host:port within the timeout",                         &create_tcp_check},
+  CheckKind{"command", "run a command; expect its exit code and output",        &command_keys,        &create_command_check},
+  CheckKind{"files",   "compare the application tree with the release manifest", &files::files_keys,   &create_files_check},
+  CheckKind{"http",    "request a URL; expect its status, headers and body",     &http_keys,           &create_http_check},
+  CheckKind{"tcp",     "connect to host:port within the timeout",                &tcp_keys,            &create_tcp_check},
 };
 // clang-format on
 
@@ -49,6 +49,7 @@ util::Result<std::vector<hook::PlannedCheck>>
 instantiate(const config::Config& config)
 {
   std::vector<hook::PlannedCheck> planned;
+  std::vector<std::string> problems;
   planned.reserve(config.checks.size());
   for (const auto& spec : config.checks) {
     const auto* kind = find_check_kind(spec.kind);
@@ -57,15 +58,18 @@ instantiate(const config::Config& config)
       for (const auto& known : k_builtin_check_kinds) {
         names.push_back(known.name);
       }
-      return util::make_error(
-        util::Errc::config,
-        fmt::format("{}: check \"{}\": unknown kind \"{}\" (expected one of: {})",
-                    spec.where,
-                    spec.id,
-                    spec.kind,
-                    fmt::join(names, ", ")));
+      problems.push_back(fmt::format("{}: check \"{}\": unknown kind \"{}\" (expected one of: {})",
+                                     spec.where,
+                                     spec.id,
+                                     spec.kind,
+                                     fmt::join(names, ", ")));
+      continue;
     }
-    RG_TRY_ASSIGN(auto check, kind->create(spec));
+    auto check = kind->create(spec);
+    if (!check) {
+      problems.push_back(std::move(check.error().message));
+      continue;
+    }
     hook::PlannedCheck entry;
     entry.id = spec.id;
     entry.kind = spec.kind;
@@ -73,8 +77,11 @@ instantiate(const config::Config& config)
     entry.retry = spec.retry;
     entry.tags = spec.tags;
     entry.depends_on = spec.depends_on;
-    entry.check = std::shared_ptr<const hook::Check>(std::move(check));
+    entry.check = std::shared_ptr<const hook::Check>(std::move(*check));
     planned.push_back(std::move(entry));
+  }
+  if (!problems.empty()) {
+    return util::make_error(util::Errc::config, fmt::format("{}", fmt::join(problems, "\n")));
   }
   return planned;
 }

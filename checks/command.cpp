@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring> // sigabbrev_np (glibc)
 #include <exception>
 #include <string_view>
@@ -13,6 +14,25 @@
 namespace checks {
 
 namespace {
+
+using config::KeySpec;
+using config::KeyType;
+
+// clang-format off
+constexpr std::array k_command_keys = {
+  KeySpec{"argv",            KeyType::string_array, false, "",       false, "the program and its arguments, run without a shell"},
+  KeySpec{"command",         KeyType::string,       false, "",       false, "a shell command line, with shell = true"},
+  KeySpec{"shell",           KeyType::boolean,      false, "false",  false, "run `command` with /bin/sh -c"},
+  KeySpec{"exit_code",       KeyType::integers,     false, "0",      false, "expected exit code, or a list of them"},
+  KeySpec{"stdout_contains", KeyType::strings,      false, "",       false, "strings standard output must contain"},
+  KeySpec{"stdout_matches",  KeyType::strings,      false, "",       false, "patterns the whole standard output must match"},
+  KeySpec{"stderr_contains", KeyType::strings,      false, "",       false, "strings standard error must contain"},
+  KeySpec{"stderr_matches",  KeyType::strings,      false, "",       false, "patterns the whole standard error must match"},
+  KeySpec{"working_dir",     KeyType::path,         false, "the config's directory", false, "directory the command runs in"},
+  KeySpec{"env",             KeyType::string_table, false, "",       false, "variables added to readygate's environment"},
+  KeySpec{"output_limit",    KeyType::integer,      false, "65536",  false, "bytes kept of standard output and of standard error each"},
+};
+// clang-format on
 
 constexpr std::int64_t k_max_output_limit = std::int64_t{64} * 1024 * 1024;
 // An argument or variable is a C string for exec: a NUL would cut it and run another command.
@@ -160,10 +180,17 @@ summarise_all(const std::vector<hook::Finding>& findings)
 
 } // namespace
 
+config::KeyTable
+command_keys()
+{
+  return k_command_keys;
+}
+
 util::Result<CommandSpec>
 parse_command(const config::CheckSpec& spec)
 {
-  config::FieldReader fields(spec);
+  config::FieldReader fields(spec, k_command_keys);
+  RG_TRY(fields.check_keys());
   CommandSpec command;
 
   const bool has_argv = fields.has("argv");
@@ -254,7 +281,6 @@ parse_command(const config::CheckSpec& spec)
     command.output_limit = static_cast<std::size_t>(*output_limit);
   }
 
-  RG_TRY(fields.finish());
   return command;
 }
 

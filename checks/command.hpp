@@ -40,6 +40,7 @@
 #pragma once
 
 #include <config/config.hpp>
+#include <config/keys.hpp>
 #include <hook/check.hpp>
 #include <hook/util/pattern.hpp>
 #include <hook/util/result.hpp>
@@ -75,6 +76,9 @@ struct CommandSpec
 util::Result<std::unique_ptr<hook::Check>> create_command_check(const config::CheckSpec& spec);
 
 // Read and validate the command keys of `spec`; every config error names its key.
+// Return the keys of the command kind.
+config::KeyTable command_keys();
+
 util::Result<CommandSpec> parse_command(const config::CheckSpec& spec);
 
 // Return the process request for `spec`, with `ctx`'s time left as the timeout and its stop token.

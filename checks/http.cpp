@@ -15,24 +15,31 @@ namespace checks {
 
 namespace {
 
-constexpr std::array<std::string_view, 13> k_http_keys = {
-  "url",
-  "method",
-  "headers",
-  "body",
-  "unix_socket",
-  "status",
-  "body_contains",
-  "body_matches",
-  "expect_headers",
-  "tls_verify",
-  "ca_file",
-  "follow_redirects",
-  "body_limit",
+using config::KeySpec;
+using config::KeyType;
+
+// clang-format off
+constexpr std::array k_http_keys = {
+  KeySpec{"url",              KeyType::string,       true,  "",        false, "http://, https:// or file:// URL to request"},
+  KeySpec{"method",           KeyType::string,       false, "\"GET\"", false, "request method"},
+  KeySpec{"headers",          KeyType::string_table, false, "{}",      false, "request headers; Host on https also names the virtual host for SNI and the certificate"},
+  KeySpec{"body",             KeyType::string,       false, "\"\"",    false, "request body"},
+  KeySpec{"unix_socket",      KeyType::path,         false, "",        false, "send the request to this unix socket (Docker-style APIs)"},
+  KeySpec{"proxy",            KeyType::string,       false, "none",    false, "proxy URL; the environment's proxy variables are never used"},
+  KeySpec{"status",           KeyType::integers,     false, "200",     false, "expected status, or a list of them"},
+  KeySpec{"body_contains",    KeyType::strings,      false, "",        false, "strings the body must contain"},
+  KeySpec{"body_matches",     KeyType::strings,      false, "",        false, "patterns (Perl syntax, Boost.Regex) the whole body must match"},
+  KeySpec{"expect_headers",   KeyType::string_table, false, "",        false, "response headers and their exact values"},
+  KeySpec{"tls_verify",       KeyType::boolean,      false, "true",    false, "verify the server's certificate"},
+  KeySpec{"ca_file",          KeyType::path,         false, "system CAs", false, "PEM bundle to verify the server with"},
+  KeySpec{"follow_redirects", KeyType::boolean,      false, "false",   false, "follow up to 10 redirects; headers never go to another origin"},
+  KeySpec{"body_limit",       KeyType::integer,      false, "1048576", false, "bytes of the body kept and judged"},
 };
+// clang-format on
 
 // Keys that mean nothing for a file:// URL; setting one is a config error, not silently ignored.
-constexpr std::array<std::string_view, 8> k_request_only_keys = {
+constexpr std::array<std::string_view, 9> k_request_only_keys = {
+  "proxy",
   "method",
   "headers",
   "body",
@@ -55,6 +62,30 @@ is_token(std::string_view text)
     return std::isalnum(static_cast<unsigned char>(c)) != 0
            || k_extra.find(c) != std::string_view::npos;
   });
+}
+
+// Return the host name of the Host header value `value` ("www.example.com:8443" ->
+// "www.example.com"; "[::1]:443" -> "[::1]").
+util::Result<std::string>
+virtual_host_of(std::string_view value)
+{
+  std::string_view host = value;
+  if (host.starts_with("[")) {
+    const auto close = host.find(']');
+    if (close == std::string_view::npos) {
+      return util::make_error(util::Errc::config,
+                              fmt::format("Host \"{}\" is not a host name", value));
+    }
+    host = host.substr(0, close + 1);
+  } else if (const auto colon = host.rfind(':'); colon != std::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host.empty()
+      || (!host.starts_with("[") && host.find_first_of(" /@:\\") != std::string_view::npos)) {
+    return util::make_error(util::Errc::config,
+                            fmt::format("Host \"{}\" is not a host name", value));
+  }
+  return std::string(host);
 }
 
 std::string
@@ -140,12 +171,8 @@ private:
 util::Result<HttpSpec>
 parse_http(const config::CheckSpec& check_spec)
 {
-  config::FieldReader reader(check_spec);
-  // Unknown keys first, so a typo is reported as a typo and not as whatever it left missing.
-  for (const auto key : k_http_keys) {
-    reader.has(key);
-  }
-  RG_TRY(reader.finish());
+  config::FieldReader reader(check_spec, k_http_keys);
+  RG_TRY(reader.check_keys());
 
   HttpSpec spec;
   RG_TRY_ASSIGN(spec.url, reader.required_string("url"));
@@ -243,7 +270,41 @@ parse_http(const config::CheckSpec& check_spec)
   if (body_limit) {
     spec.body_limit = static_cast<std::size_t>(*body_limit);
   }
+  RG_TRY_ASSIGN(spec.proxy, reader.optional_string("proxy"));
+  if (spec.proxy) {
+    if (spec.proxy->empty() || spec.proxy->find('\0') != std::string::npos) {
+      return reader.error_at("proxy",
+                             "expected a proxy URL such as \"http://proxy.internal:3128\"");
+    }
+    if (spec.unix_socket) {
+      return reader.error_at("proxy", "not applicable with unix_socket");
+    }
+  }
+  if (parts->scheme == "https" && !spec.unix_socket) {
+    for (const auto& [name, value] : spec.headers) {
+      if (util::to_lower(name) != "host") {
+        continue;
+      }
+      const auto virtual_host = virtual_host_of(value);
+      if (!virtual_host) {
+        return reader.error_at("headers", virtual_host.error().message);
+      }
+      auto rebuilt = util::with_host(spec.url, *virtual_host);
+      if (!rebuilt) {
+        return reader.error_at("headers", fmt::format("Host: {}", rebuilt.error().message));
+      }
+      spec.virtual_host_url = std::move(*rebuilt);
+      spec.connect_to.push_back(
+        fmt::format("{}:{}:{}:{}", *virtual_host, parts->port, parts->host, parts->port));
+    }
+  }
   return spec;
+}
+
+config::KeyTable
+http_keys()
+{
+  return k_http_keys;
 }
 
 util::Result<std::unique_ptr<hook::Check>>
@@ -267,6 +328,11 @@ http_request_for(const HttpSpec& spec, std::chrono::milliseconds timeout, std::s
   request.ca_file = spec.ca_file;
   request.follow_redirects = spec.follow_redirects;
   request.body_limit = spec.body_limit;
+  request.proxy = spec.proxy;
+  if (spec.virtual_host_url) {
+    request.url = *spec.virtual_host_url;
+    request.connect_to = spec.connect_to;
+  }
   request.stop = std::move(stop);
   return request;
 }

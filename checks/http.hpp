@@ -25,11 +25,18 @@
 //   timeout = "5s"
 //
 // Other keys: method (default "GET"), body, unix_socket (a path: the request goes to that socket,
-// for Docker-style APIs), tls_verify (default true), ca_file, follow_redirects (default false),
-// body_limit (bytes kept of the body, default 1 MiB).
+// for Docker-style APIs), tls_verify (default true), ca_file, follow_redirects (default false;
+// the configured headers never go to another origin), body_limit (bytes kept of the body,
+// default 1 MiB), proxy (a proxy URL; without it no proxy is used, whatever http_proxy,
+// https_proxy or ALL_PROXY in the environment say).
+//
+// A Host header on an https URL names the virtual host: readygate connects to the URL's address
+// but sends that name in SNI and verifies the certificate against it, so the check sees the
+// certificate a client of that virtual host would get.
 #pragma once
 
 #include <config/config.hpp>
+#include <config/keys.hpp>
 #include <hook/check.hpp>
 #include <hook/util/http.hpp>
 #include <hook/util/pattern.hpp>
@@ -63,7 +70,15 @@ struct HttpSpec
   std::optional<std::string> ca_file;
   util::FollowRedirects follow_redirects = util::FollowRedirects::no;
   std::size_t body_limit = 1024 * 1024;
+  std::optional<std::string> proxy; // only ever from the config, never from the environment
+  // With a Host header on an https URL: the URL with that virtual host as its host, and where to
+  // connect instead, so SNI and the certificate check name the virtual host.
+  std::optional<std::string> virtual_host_url;
+  std::vector<std::string> connect_to;
 };
+
+// Return the keys of the http kind.
+config::KeyTable http_keys();
 
 // Validate the keys of `spec` and build a http check.
 util::Result<std::unique_ptr<hook::Check>> create_http_check(const config::CheckSpec& spec);

@@ -4,9 +4,17 @@
 
 #include <fmt/format.h>
 
+#include <array>
+
 namespace checks {
 
 namespace {
+
+// clang-format off
+constexpr std::array k_tcp_keys = {
+  config::KeySpec{"address", config::KeyType::string, true, "", false, "host:port to connect to; IPv6 as [::1]:5432"},
+};
+// clang-format on
 
 class TcpCheck final : public hook::Check
 {
@@ -32,15 +40,23 @@ private:
 util::Result<TcpSpec>
 parse_tcp(const config::CheckSpec& check_spec)
 {
-  config::FieldReader reader(check_spec);
-  reader.has("address");
-  RG_TRY(reader.finish());
+  config::FieldReader reader(check_spec, k_tcp_keys);
+  RG_TRY(reader.check_keys());
   RG_TRY_ASSIGN(const auto address, reader.required_string("address"));
+  if (address.find('\0') != std::string::npos) {
+    return reader.error_at("address", "the address has a NUL byte");
+  }
   auto parsed = util::parse_host_port(address);
   if (!parsed) {
     return reader.error_at("address", parsed.error().message);
   }
   return TcpSpec{std::move(*parsed)};
+}
+
+config::KeyTable
+tcp_keys()
+{
+  return k_tcp_keys;
 }
 
 util::Result<std::unique_ptr<hook::Check>>

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <config/config.hpp>
+#include <config/keys.hpp>
 #include <hook/check.hpp>
 #include <hook/util/result.hpp>
 #include <hook/util/tcp.hpp>
@@ -30,6 +31,9 @@ struct TcpSpec
 {
   util::HostPort address;
 };
+
+// Return the keys of the tcp kind.
+config::KeyTable tcp_keys();
 
 // Validate the keys of `spec` and build a tcp check.
 util::Result<std::unique_ptr<hook::Check>> create_tcp_check(const config::CheckSpec& spec);

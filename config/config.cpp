@@ -1,6 +1,7 @@
 #include "config.hpp"
 
 #include <hook/util/duration.hpp>
+#include <hook/util/file.hpp>
 
 #include <fmt/format.h>
 
@@ -305,32 +306,19 @@ parse_config(std::string_view text,
 }
 
 util::Result<Config>
-load_config(const std::filesystem::path& path)
+load_config(const std::filesystem::path& path,
+            util::Clock::time_point deadline,
+            std::stop_token stop)
 {
-  std::error_code type_error;
-  if (std::filesystem::is_directory(path, type_error)) {
-    return make_error(
-      Errc::config,
-      fmt::format("{}: cannot read the configuration: it is a directory", path.string()));
-  }
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    const int saved = errno;
-    return make_error(
-      Errc::config,
-      fmt::format("{}: cannot read the configuration: {}", path.string(), std::strerror(saved)));
-  }
-  // Read through istream::read, which marks a read error as badbit: `text << in.rdbuf()` leaves
-  // `in` good and keeps what came before the error, so a config cut short by an I/O error would
-  // be parsed as if it ended there, its last checks silently gone.
-  std::string text;
-  char buffer[64 * 1024];
-  while (in.read(buffer, sizeof buffer) || in.gcount() > 0) {
-    text.append(buffer, static_cast<std::size_t>(in.gcount()));
-  }
-  if (in.bad()) {
+  auto text = util::read_small_file(path, k_config_size_limit, deadline, std::move(stop));
+  if (!text) {
+    auto message = text.error().message;
+    const auto shown = path.string();
+    if (message.starts_with(shown + ": ")) {
+      message.erase(0, shown.size() + 2);
+    }
     return make_error(Errc::config,
-                      fmt::format("{}: cannot read the configuration: read error", path.string()));
+                      fmt::format("{}: cannot read the configuration: {}", shown, message));
   }
   auto base = path.parent_path();
   if (base.empty()) {
@@ -338,7 +326,7 @@ load_config(const std::filesystem::path& path)
   }
   std::error_code ec;
   auto absolute_base = std::filesystem::absolute(base, ec);
-  return parse_config(text, path, ec ? base : absolute_base.lexically_normal());
+  return parse_config(*text, path, ec ? base : absolute_base.lexically_normal());
 }
 
 } // namespace config

@@ -2,6 +2,7 @@
 // nothing else: kind-specific keys stay in CheckSpec::params for the kind's own parser.
 #pragma once
 
+#include <hook/util/duration.hpp>
 #include <hook/util/result.hpp>
 
 #include <toml++/toml.h>
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <map>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,9 +59,16 @@ util::Result<Config> parse_config(std::string_view text,
                                   const std::filesystem::path& origin,
                                   const std::filesystem::path& base_directory);
 
-// Read and parse the file at `path`. A missing or unreadable file is an Errc::config error
-// naming it.
-util::Result<Config> load_config(const std::filesystem::path& path);
+// The largest configuration read; a bigger file (or /dev/zero) is a config error, not a hang.
+inline constexpr std::size_t k_config_size_limit = 16 * 1024 * 1024;
+
+// Read and parse the file at `path` by `deadline` (`stop` ends the wait). A missing, unreadable,
+// too large or non-regular file (a fifo, a device), or one not read in time (a hung mount), is an
+// Errc::config error naming it.
+util::Result<Config> load_config(
+  const std::filesystem::path& path,
+  util::Clock::time_point deadline = util::time_after(util::Clock::now(), std::chrono::seconds(30)),
+  std::stop_token stop = {});
 
 // Return "file:line:col" for `node` read from `origin` ("file" alone if it has no position).
 std::string position_of(const toml::node& node, const std::filesystem::path& origin);

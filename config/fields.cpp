@@ -4,23 +4,86 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <vector>
+
 namespace config {
 
-FieldReader::FieldReader(const CheckSpec& spec)
-    : m_spec(spec)
+FieldReader::FieldReader(const CheckSpec& spec, KeyTable keys)
+    : m_spec(spec),
+      m_keys(keys)
 {}
 
 const toml::node*
-FieldReader::find(std::string_view key)
+FieldReader::find(std::string_view key) const
 {
-  m_read.emplace(key);
+  const bool declared = std::any_of(
+    m_keys.begin(), m_keys.end(), [&](const KeySpec& known) { return known.name == key; });
+  if (!declared) {
+    throw util::Fatal(fmt::format(
+      "kind \"{}\" reads key \"{}\", which its key table does not declare", m_spec.kind, key));
+  }
   return m_spec.params.get(key);
 }
 
 bool
-FieldReader::has(std::string_view key)
+FieldReader::has(std::string_view key) const
 {
   return find(key) != nullptr;
+}
+
+util::Result<void>
+FieldReader::check_keys() const
+{
+  struct Unknown
+  {
+    toml::source_position at;
+    std::string line;
+  };
+  std::vector<Unknown> unknown;
+  for (const auto& [key, node] : m_spec.params) {
+    const auto name = key.str();
+    const bool declared = std::any_of(
+      m_keys.begin(), m_keys.end(), [&](const KeySpec& known) { return known.name == name; });
+    if (declared) {
+      continue;
+    }
+    const auto close = closest_key(name, m_keys);
+    const auto common = closest_key(name, common_check_keys());
+    const auto hint = close    ? fmt::format(" (did you mean \"{}\"?)", *close)
+                      : common ? fmt::format(" (did you mean \"{}\"?)", *common)
+                               : std::string();
+    const auto source = m_spec.param_sources.find(name);
+    unknown.push_back(
+      {source != m_spec.param_sources.end() ? source->second.begin : toml::source_position{},
+       fmt::format("{}: check \"{}\" ({}): unknown key \"{}\"{}",
+                   position_of_key(name),
+                   m_spec.id,
+                   m_spec.kind,
+                   name,
+                   hint)});
+  }
+  std::sort(unknown.begin(), unknown.end(), [](const Unknown& a, const Unknown& b) {
+    return a.at.line != b.at.line ? a.at.line < b.at.line : a.at.column < b.at.column;
+  });
+  std::vector<std::string> lines;
+  for (auto& entry : unknown) {
+    lines.push_back(std::move(entry.line));
+  }
+  for (const auto& key : m_keys) {
+    if (key.required && !m_spec.params.contains(key.name)) {
+      lines.push_back(fmt::format("{}: check \"{}\" ({}): missing key \"{}\" (expected a {})",
+                                  m_spec.where,
+                                  m_spec.id,
+                                  m_spec.kind,
+                                  key.name,
+                                  key_type_name(key.type)));
+    }
+  }
+  if (lines.empty()) {
+    return {};
+  }
+  return util::make_error(util::Errc::config, fmt::format("{}", fmt::join(lines, "\n")));
 }
 
 util::Error
@@ -246,26 +309,6 @@ FieldReader::optional_choice(std::string_view key, const std::vector<std::string
   }
   return error_at(
     key, fmt::format("expected one of \"{}\", found \"{}\"", fmt::join(allowed, "\", \""), *value));
-}
-
-util::Result<void>
-FieldReader::finish() const
-{
-  for (const auto& [key, node] : m_spec.params) {
-    if (!m_read.contains(key.str())) {
-      std::vector<std::string_view> known(m_read.begin(), m_read.end());
-      return util::make_error(
-        util::Errc::config,
-        fmt::format("{}: check \"{}\" ({}): unknown key \"{}\" (expected one of: {}, or the common "
-                    "keys id, kind, timeout, retry, tags, depends_on)",
-                    position_of_key(key.str()),
-                    m_spec.id,
-                    m_spec.kind,
-                    key.str(),
-                    fmt::join(known, ", ")));
-    }
-  }
-  return {};
 }
 
 } // namespace config

@@ -1,9 +1,10 @@
-// Read a check's kind-specific keys with uniform messages. Every key a kind reads is marked, and
-// finish() rejects the rest, so a typo in a deploy gate is an error, never a silently skipped
-// check.
+// Read a check's kind-specific keys with uniform messages, against the kind's key table: a key
+// the table does not name is an error, so a typo in a deploy gate is reported (with a suggestion),
+// never a silently skipped check.
 #pragma once
 
 #include <config/config.hpp>
+#include <config/keys.hpp>
 #include <hook/util/result.hpp>
 
 #include <chrono>
@@ -23,8 +24,13 @@ namespace config {
 class FieldReader
 {
 public:
-  // Read the params of `spec`, which must outlive the reader.
-  explicit FieldReader(const CheckSpec& spec);
+  // Read the params of `spec` as the kind with `keys` declares them; both must outlive the reader.
+  FieldReader(const CheckSpec& spec, KeyTable keys);
+
+  // Return every unknown key of the spec (one line each, in file order, with "did you mean" when
+  // one key of the table is close), then every missing required key, as one Errc::config error.
+  // Call it first: a typo is then reported as a typo, not as whatever it left missing.
+  util::Result<void> check_keys() const;
 
   util::Result<std::string> required_string(std::string_view key);
   util::Result<std::optional<std::string>> optional_string(std::string_view key);
@@ -48,23 +54,21 @@ public:
   util::Result<std::optional<std::string>>
   optional_choice(std::string_view key, const std::vector<std::string_view>& allowed);
 
-  // Return true when `key` is present (and mark it read).
-  bool has(std::string_view key);
+  // Return true when `key` is present.
+  bool has(std::string_view key) const;
 
   // Return an Errc::config error for `key` ("file:line:col: check "id" (kind): key "k": ...").
   util::Error error_at(std::string_view key, std::string_view message) const;
   // Return an Errc::config error for the check as a whole.
   util::Error error(std::string_view message) const;
 
-  // Reject every key no accessor was asked for.
-  util::Result<void> finish() const;
-
 private:
-  const toml::node* find(std::string_view key);
+  // Return the node of `key`, which the key table must declare (a bug otherwise: Fatal).
+  const toml::node* find(std::string_view key) const;
   std::string position_of_key(std::string_view key) const;
 
   const CheckSpec& m_spec;
-  std::set<std::string, std::less<>> m_read;
+  KeyTable m_keys;
 };
 
 } // namespace config

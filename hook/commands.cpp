@@ -28,18 +28,31 @@ struct LoadedPlan
   std::vector<PlannedCheck> checks;
 };
 
+// How long reading the configuration may take when no --deadline says otherwise.
+constexpr std::chrono::seconds k_config_read_timeout{30};
+
 util::Result<LoadedPlan>
-load_plan(const CliOptions& options)
+load_plan(const CliOptions& options, std::stop_token stop = {})
 {
-  RG_TRY_ASSIGN(auto config, config::load_config(config_path(options)));
+  const auto read_by = util::time_after(
+    util::Clock::now(),
+    options.deadline.value_or(
+      std::chrono::duration_cast<std::chrono::milliseconds>(k_config_read_timeout)));
+  RG_TRY_ASSIGN(auto config, config::load_config(config_path(options), read_by, std::move(stop)));
   RG_TRY_ASSIGN(auto planned, checks::instantiate(config));
   return LoadedPlan{std::move(config), std::move(planned)};
 }
 
+// Print each line of `error` (a config error may list several problems) and return exit 78.
 int
 report_config_error(const util::Error& error)
 {
-  std::cerr << "readygate: " << error.message << '\n';
+  std::string_view rest = error.message;
+  while (!rest.empty()) {
+    const auto end = rest.find('\n');
+    std::cerr << "readygate: " << rest.substr(0, end) << '\n';
+    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
+  }
   return k_exit_config;
 }
 
@@ -67,7 +80,7 @@ colour_for(std::string_view format)
 int
 run_check_command(const CliOptions& options, std::stop_token stop, bool& abandoned)
 {
-  auto plan = load_plan(options);
+  auto plan = load_plan(options, stop);
   if (!plan) {
     return report_config_error(plan.error());
   }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <set>
 #include <string_view>
 #include <system_error>
@@ -140,10 +141,32 @@ private:
 
 } // namespace
 
+using config::KeySpec;
+using config::KeyType;
+
+// clang-format off
+constexpr std::array k_files_keys = {
+  KeySpec{"root",            KeyType::path,         true,  "",   false, "the application tree; may be a symlink to the release directory"},
+  KeySpec{"manifest",        KeyType::path,         true,  "",   false, "the release manifest written by readygate manifest create"},
+  KeySpec{"manifest_sha256", KeyType::string,       false, "",   false, "pin the manifest's #digest (\"sha256:\" and 64 hex digits)"},
+  KeySpec{"allow_extra",     KeyType::string_array, false, "[]", false, "globs of extra paths that are not reported"},
+  KeySpec{"ignore",          KeyType::string_array, false, "[]", false, "attributes not compared: \"owner\", \"mode\", \"content\""},
+  KeySpec{"max_findings",    KeyType::integer,      false, "20", false, "findings listed in the report"},
+  KeySpec{"workers",         KeyType::integer,      false, "0",  false, "hashing threads; 0: one per core"},
+};
+// clang-format on
+
+config::KeyTable
+files_keys()
+{
+  return k_files_keys;
+}
+
 util::Result<FilesSpec>
 parse_files(const config::CheckSpec& check)
 {
-  config::FieldReader fields(check);
+  config::FieldReader fields(check, k_files_keys);
+  RG_TRY(fields.check_keys());
   FilesSpec spec;
   RG_TRY_ASSIGN(spec.root, fields.required_path("root"));
   RG_TRY_ASSIGN(spec.manifest, fields.required_path("manifest"));
@@ -187,7 +210,6 @@ parse_files(const config::CheckSpec& check)
   if (workers) {
     spec.workers = static_cast<unsigned>(*workers);
   }
-  RG_TRY(fields.finish());
   return spec;
 }
 

@@ -29,6 +29,7 @@
 #include <checks/files/manifest.hpp>
 #include <checks/files/tree_walk.hpp>
 #include <config/config.hpp>
+#include <config/keys.hpp>
 #include <hook/check.hpp>
 #include <hook/util/result.hpp>
 #include <hook/util/sha256.hpp>
@@ -56,6 +57,9 @@ struct FilesSpec
   std::size_t max_findings = 20;
   std::optional<unsigned> workers; // unset: one per core
 };
+
+// Return the keys of the files kind.
+config::KeyTable files_keys();
 
 // Validate the keys of `spec` and return the files spec.
 util::Result<FilesSpec> parse_files(const config::CheckSpec& spec);

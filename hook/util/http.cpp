@@ -1,5 +1,6 @@
 #include "http.hpp"
 
+#include "fd.hpp"
 #include "text.hpp"
 
 #include <hook/util/duration.hpp>
@@ -29,6 +30,8 @@ constexpr std::size_t k_header_bytes_limit = 256 * 1024;
 // The longest a curl_multi_poll waits before the loop looks at the stop token again (a wakeup
 // from the stop callback normally ends the wait at once).
 constexpr int k_poll_interval_ms = 1000;
+
+constexpr int k_max_redirects = 10;
 
 struct EasyDeleter
 {
@@ -64,8 +67,34 @@ struct UrlDeleter
 };
 using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
 using MultiHandle = std::unique_ptr<CURLM, MultiDeleter>;
-using HeaderSlist = std::unique_ptr<curl_slist, SlistDeleter>;
 using UrlHandle = std::unique_ptr<CURLU, UrlDeleter>;
+
+// A list of strings for libcurl options such as CURLOPT_HTTPHEADER.
+class CurlSlist
+{
+public:
+  // Append `line`; false when libcurl is out of memory.
+  bool
+  append(const std::string& line)
+  {
+    auto* appended = curl_slist_append(m_list.get(), line.c_str());
+    if (appended == nullptr) {
+      return false;
+    }
+    static_cast<void>(m_list.release());
+    m_list.reset(appended);
+    return true;
+  }
+  curl_slist*
+  get() const
+  {
+    return m_list.get();
+  }
+  explicit operator bool() const { return m_list != nullptr; }
+
+private:
+  std::unique_ptr<curl_slist, SlistDeleter> m_list;
+};
 
 // Removes the easy handle from the multi handle before either is cleaned up.
 class Attachment
@@ -90,6 +119,7 @@ struct Transfer
   HttpResponse response;
   std::size_t body_limit = 0;
   std::size_t header_bytes = 0;
+  bool headers_done = false; // the blank line after the headers came: what follows are trailers
 };
 
 std::string_view
@@ -130,6 +160,14 @@ on_header(char* data, std::size_t size, std::size_t count, void* user)
     // A new response (after a redirect or a 100 Continue): only the last one's headers count.
     headers.clear();
     transfer->header_bytes = 0;
+    transfer->headers_done = false;
+    return bytes;
+  }
+  if (transfer->headers_done) {
+    return bytes; // a trailer, sent after the body: not a header of the response
+  }
+  if (raw == "\r\n" || raw == "\n") {
+    transfer->headers_done = true;
     return bytes;
   }
   transfer->header_bytes += bytes;
@@ -234,21 +272,6 @@ url_part(CURLU* url, CURLUPart part, unsigned flags)
   return value;
 }
 
-// Closes `fd` on scope exit.
-class FileCloser
-{
-public:
-  explicit FileCloser(int fd)
-      : m_fd(fd)
-  {}
-  ~FileCloser() { ::close(m_fd); }
-  FileCloser(const FileCloser&) = delete;
-  FileCloser& operator=(const FileCloser&) = delete;
-
-private:
-  int m_fd;
-};
-
 // Return what `mode` is, for a message about a file that is not a regular one.
 std::string_view
 file_type_name(mode_t mode)
@@ -288,12 +311,12 @@ read_file_url(const HttpRequest& request,
   if (parts.path.find('\0') != std::string::npos) {
     return make_error(Errc::io, fmt::format("{}: the path has a NUL byte", shown_url));
   }
-  const int fd = ::open(parts.path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  const UniqueFd file(::open(parts.path.c_str(), O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+  const int fd = file.get();
   if (fd < 0) {
     return make_error(Errc::io,
                       fmt::format("{}: cannot open: {}", shown_url, std::strerror(errno)));
   }
-  const FileCloser closer(fd);
   struct stat info
   {
   };
@@ -360,6 +383,8 @@ parse_url(std::string_view url)
   UrlParts parts;
   parts.scheme = util::to_lower(url_part(handle.get(), CURLUPART_SCHEME, 0));
   parts.host = url_part(handle.get(), CURLUPART_HOST, 0);
+  parts.port = parts.scheme == "file" ? std::string()
+                                      : url_part(handle.get(), CURLUPART_PORT, CURLU_DEFAULT_PORT);
   parts.has_userinfo = !url_part(handle.get(), CURLUPART_USER, 0).empty()
                        || !url_part(handle.get(), CURLUPART_PASSWORD, 0).empty()
                        || redact_url(url) != url;
@@ -368,6 +393,27 @@ parse_url(std::string_view url)
     parts.path = "/";
   }
   return parts;
+}
+
+Result<std::string>
+with_host(std::string_view url, std::string_view host)
+{
+  CurlHttpClient::global_init();
+  UrlHandle handle(curl_url());
+  if (!handle) {
+    return make_error(Errc::internal, "libcurl could not allocate a URL handle");
+  }
+  const std::string text(url);
+  const std::string name(host);
+  if (curl_url_set(handle.get(), CURLUPART_URL, text.c_str(), 0) != CURLUE_OK
+      || curl_url_set(handle.get(), CURLUPART_HOST, name.c_str(), 0) != CURLUE_OK) {
+    return make_error(Errc::config, fmt::format("\"{}\" cannot be the host of the URL", name));
+  }
+  auto rebuilt = url_part(handle.get(), CURLUPART_URL, 0);
+  if (rebuilt.empty()) {
+    return make_error(Errc::config, fmt::format("\"{}\" cannot be the host of the URL", name));
+  }
+  return rebuilt;
 }
 
 std::string
@@ -422,10 +468,65 @@ CurlHttpClient::perform(const HttpRequest& request)
     return make_error(Errc::timeout, fmt::format("{}: no time left for the request", shown_url));
   }
 
-  if (const auto parts = parse_url(request.url); parts && parts->scheme == "file") {
+  const auto first = parse_url(request.url);
+  if (first && first->scheme == "file") {
     return read_file_url(request, shown_url, started, started + request.timeout);
   }
+  const auto deadline = util::time_after(started, request.timeout);
+  HttpRequest hop = request;
+  for (int redirects = 0;; ++redirects) {
+    std::string location;
+    RG_TRY_ASSIGN(auto response, perform_once(hop, location));
+    const bool redirected = response.status >= 300 && response.status < 400 && !location.empty();
+    if (request.follow_redirects == FollowRedirects::no || !redirected) {
+      response.duration =
+        std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
+      return response;
+    }
+    const auto shown_location = redact_url(location);
+    if (redirects >= k_max_redirects) {
+      return make_error(Errc::protocol,
+                        fmt::format("{}: more than {} redirects (the last to {})",
+                                    shown_url,
+                                    k_max_redirects,
+                                    shown_location));
+    }
+    const auto next = parse_url(location);
+    if (!next || (next->scheme != "http" && next->scheme != "https")) {
+      return make_error(Errc::protocol,
+                        fmt::format("{}: redirected to {}, which is not an http or https URL",
+                                    shown_url,
+                                    shown_location));
+    }
+    if (first
+        && (next->scheme != first->scheme || next->host != first->host
+            || next->port != first->port)) {
+      // Another origin: the request's own headers (tokens, cookies, API keys of any name) and the
+      // credentials stay with the origin they were configured for.
+      hop.headers.clear();
+      hop.user_password.reset();
+      hop.aws_sigv4.reset();
+    }
+    if (response.status == 303
+        || ((response.status == 301 || response.status == 302) && hop.method == "POST")) {
+      hop.method = hop.method == "HEAD" ? "HEAD" : "GET";
+      hop.body.clear();
+    }
+    hop.url = std::move(location);
+    hop.timeout = util::time_left(deadline);
+    if (hop.timeout <= std::chrono::milliseconds::zero()) {
+      return make_error(
+        Errc::timeout,
+        fmt::format("{}: no time left to follow the redirect to {}", shown_url, shown_location));
+    }
+  }
+}
 
+Result<HttpResponse>
+CurlHttpClient::perform_once(const HttpRequest& request, std::string& location)
+{
+  const auto started = Clock::now();
+  const std::string shown_url = redact_url(request.url);
   EasyHandle easy(curl_easy_init());
   MultiHandle multi(curl_multi_init());
   if (!easy || !multi) {
@@ -437,16 +538,12 @@ CurlHttpClient::perform(const HttpRequest& request)
   transfer.body_limit = request.body_limit;
   std::array<char, CURL_ERROR_SIZE> error_buffer{};
 
-  HeaderSlist headers;
+  CurlSlist headers;
   for (const auto& [name, value] : request.headers) {
     // "Name;" is how libcurl is told to send a header with an empty value.
-    const auto line = value.empty() ? name + ";" : name + ": " + value;
-    auto* appended = curl_slist_append(headers.get(), line.c_str());
-    if (appended == nullptr) {
+    if (!headers.append(value.empty() ? name + ";" : name + ": " + value)) {
       return make_error(Errc::internal, fmt::format("{}: out of memory for headers", shown_url));
     }
-    static_cast<void>(headers.release());
-    headers.reset(appended);
   }
 
   CURLcode option_status = CURLE_OK;
@@ -492,9 +589,16 @@ CurlHttpClient::perform(const HttpRequest& request)
   if (request.ca_file) {
     set(CURLOPT_CAINFO, "ca file", request.ca_file->c_str());
   }
-  if (request.follow_redirects == FollowRedirects::yes) {
-    set(CURLOPT_FOLLOWLOCATION, "follow location", 1L);
-    set(CURLOPT_MAXREDIRS, "max redirects", 10L);
+  // An explicit proxy, or none: "" tells libcurl not to read the environment's proxy variables.
+  set(CURLOPT_PROXY, "proxy", request.proxy ? request.proxy->c_str() : "");
+  CurlSlist connect_to;
+  for (const auto& entry : request.connect_to) {
+    if (!connect_to.append(entry)) {
+      return make_error(Errc::internal, fmt::format("{}: out of memory for connect_to", shown_url));
+    }
+  }
+  if (connect_to) {
+    set(CURLOPT_CONNECT_TO, "connect to", connect_to.get());
   }
   if (request.aws_sigv4) {
     set(CURLOPT_AWS_SIGV4, "aws sigv4", request.aws_sigv4->c_str());
@@ -564,6 +668,11 @@ CurlHttpClient::perform(const HttpRequest& request)
   long status = 0;
   curl_easy_getinfo(handle, CURLINFO_RESPONSE_CODE, &status);
   transfer.response.status = status;
+  const char* redirect_url = nullptr;
+  if (curl_easy_getinfo(handle, CURLINFO_REDIRECT_URL, &redirect_url) == CURLE_OK
+      && redirect_url != nullptr) {
+    location = redirect_url;
+  }
   transfer.response.duration =
     std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
   return std::move(transfer.response);

@@ -32,11 +32,20 @@ struct HttpRequest
   std::chrono::milliseconds timeout{10'000}; // the whole request, connect included
   TlsVerify tls_verify = TlsVerify::yes;
   std::optional<std::string> ca_file; // PEM bundle to verify the server with
+  // Followed here, not by libcurl, at most 10: the headers of `headers` go to another origin
+  // (scheme, host, port) only when it is the one the request was made to, so a redirect can
+  // never carry a token to another host; 303 (and 301/302 after a POST) continue with a GET.
   FollowRedirects follow_redirects = FollowRedirects::no;
   std::size_t body_limit = 1024 * 1024;     // bytes of the response body kept
   std::optional<std::string> aws_sigv4;     // CURLOPT_AWS_SIGV4 provider string
   std::optional<std::string> user_password; // "user:password" for CURLOPT_USERPWD; never logged
-  std::stop_token stop;                     // abort the transfer when requested
+  // The proxy to use, as libcurl reads CURLOPT_PROXY. Unset: none, whatever the environment's
+  // http_proxy, https_proxy or ALL_PROXY say (a site-wide proxy must never answer for the host).
+  std::optional<std::string> proxy;
+  // CURLOPT_CONNECT_TO entries ("vhost:443:127.0.0.1:8443"): connect there while TLS (SNI and the
+  // certificate check) and the Host header use the URL's host.
+  std::vector<std::string> connect_to;
+  std::stop_token stop; // abort the transfer when requested
 };
 
 struct HttpResponse
@@ -72,7 +81,8 @@ inline constexpr std::string_view k_tls_verification_failed = "tls verification 
 struct UrlParts
 {
   std::string scheme;        // lowercase: "http", "https", "file"
-  std::string host;          // "" for file:// URLs without one
+  std::string host;          // "" for file:// URLs without one; IPv6 in brackets
+  std::string port;          // as given, else the scheme's default ("" for file://)
   bool has_userinfo = false; // "user:password@" was present
   std::string path;          // percent-decoded, "/" when empty
 };
@@ -80,6 +90,9 @@ struct UrlParts
 // Split `url` with libcurl's URL parser. A URL libcurl cannot parse is an Errc::config error
 // (the URL itself is never in the message: it may hold a password).
 Result<UrlParts> parse_url(std::string_view url);
+
+// Return `url` with its host replaced by `host` (a name, or an IPv6 address in brackets).
+Result<std::string> with_host(std::string_view url, std::string_view host);
 
 // Return `url` without its userinfo ("user:password@"), for messages and reports.
 std::string redact_url(std::string_view url);
@@ -90,6 +103,10 @@ class CurlHttpClient final : public HttpClient
 public:
   static void global_init();
   Result<HttpResponse> perform(const HttpRequest& request) override;
+
+private:
+  // One request, no redirect followed; `location` gets the redirect target of a 3xx.
+  Result<HttpResponse> perform_once(const HttpRequest& request, std::string& location);
 };
 
 } // namespace util

@@ -113,7 +113,9 @@ resolve_executable(const std::string& name,
     }
     const auto directory = path_variable.substr(begin, end - begin);
     begin = end + 1;
-    if (directory.empty()) {
+    if (directory.empty() || directory.front() != '/') {
+      // An empty or relative entry would be looked up here but run from the working directory:
+      // two different programs. Only absolute directories are searched.
       continue;
     }
     auto candidate = fmt::format("{}/{}", directory, name);

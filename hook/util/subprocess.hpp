@@ -20,7 +20,8 @@ namespace util {
 
 struct ProcessRequest
 {
-  std::vector<std::string> argv;             // argv[0] is looked up in PATH if it has no '/'
+  // argv[0] is looked up in PATH (its absolute entries only) if it has no '/'
+  std::vector<std::string> argv;
   std::chrono::milliseconds timeout{30'000}; // from start to exit, output drained
   std::size_t output_limit = 64 * 1024;      // bytes kept of stdout and of stderr each
   std::optional<std::filesystem::path> working_directory;

@@ -1,5 +1,7 @@
 #include "tcp.hpp"
 
+#include "fd.hpp"
+
 #include <hook/util/duration.hpp>
 
 #include <fmt/format.h>
@@ -36,30 +38,6 @@ struct AddrinfoDeleter
   }
 };
 using AddrinfoList = std::unique_ptr<addrinfo, AddrinfoDeleter>;
-
-class Socket
-{
-public:
-  explicit Socket(int fd)
-      : m_fd(fd)
-  {}
-  ~Socket()
-  {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-  }
-  Socket(const Socket&) = delete;
-  Socket& operator=(const Socket&) = delete;
-  int
-  fd() const
-  {
-    return m_fd;
-  }
-
-private:
-  int m_fd;
-};
 
 // Shared by the caller and a resolver thread that may outlive it (getaddrinfo has no timeout).
 struct Resolution
@@ -183,14 +161,14 @@ connect_one(const addrinfo& address,
             const std::stop_token& stop,
             int& error_number)
 {
-  const Socket socket(::socket(
+  const UniqueFd socket(::socket(
     address.ai_family, address.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, address.ai_protocol));
-  if (socket.fd() < 0) {
+  if (socket.get() < 0) {
     error_number = errno;
     return Attempt::failed;
   }
-  if (::connect(socket.fd(), address.ai_addr, address.ai_addrlen) == 0) {
-    return unless_self(socket.fd(), error_number);
+  if (::connect(socket.get(), address.ai_addr, address.ai_addrlen) == 0) {
+    return unless_self(socket.get(), error_number);
   }
   if (errno != EINPROGRESS) {
     error_number = errno;
@@ -204,7 +182,7 @@ connect_one(const addrinfo& address,
     if (left.count() <= 0) {
       return Attempt::timed_out;
     }
-    pollfd watched{socket.fd(), POLLOUT, 0};
+    pollfd watched{socket.get(), POLLOUT, 0};
     const int slice =
       static_cast<int>(std::min<std::chrono::milliseconds::rep>(left.count(), k_poll_slice_ms));
     const int ready = ::poll(&watched, 1, slice);
@@ -215,12 +193,12 @@ connect_one(const addrinfo& address,
     if (ready > 0) {
       int socket_error = 0;
       socklen_t length = sizeof socket_error;
-      if (::getsockopt(socket.fd(), SOL_SOCKET, SO_ERROR, &socket_error, &length) != 0) {
+      if (::getsockopt(socket.get(), SOL_SOCKET, SO_ERROR, &socket_error, &length) != 0) {
         error_number = errno;
         return Attempt::failed;
       }
       if (socket_error == 0) {
-        return unless_self(socket.fd(), error_number);
+        return unless_self(socket.get(), error_number);
       }
       error_number = socket_error;
       return Attempt::failed;

@@ -57,7 +57,7 @@ teardown() { stop_servers; }
 @test "a missing config file exits 78 naming it" {
   run "$READYGATE" check --config "$BATS_TEST_TMPDIR/nope.toml"
   [ "$status" -eq 78 ]
-  [[ "$output" == *"$BATS_TEST_TMPDIR/nope.toml: cannot read the configuration: No such file or directory"* ]]
+  [[ "$output" == *"$BATS_TEST_TMPDIR/nope.toml: cannot read the configuration: cannot open: No such file or directory"* ]]
 }
 
 @test "READYGATE_CONFIG names the config when --config is absent" {
@@ -306,4 +306,59 @@ import json, sys
 check = json.loads(sys.argv[1])["checks"][0]
 assert check["status"] == "pass" and check["attempts"] == 3, check
 PY
+}
+
+@test "a config that is a device, a fifo or too large exits 78 at once, never hangs" {
+  mkfifo "$BATS_TEST_TMPDIR/fifo.toml"
+  ln -s /dev/zero "$BATS_TEST_TMPDIR/zero.toml"
+  truncate -s 17M "$BATS_TEST_TMPDIR/huge.toml"
+  for config in /dev/zero "$BATS_TEST_TMPDIR/zero.toml" "$BATS_TEST_TMPDIR/fifo.toml" \
+    "$BATS_TEST_TMPDIR/huge.toml"; do
+    SECONDS=0
+    run timeout 10 "$READYGATE" check --config "$config"
+    echo "$config: $output"
+    [ "$status" -eq 78 ]
+    [ "$SECONDS" -lt 3 ]
+  done
+  [[ "$output" == *"larger than the limit of 16 MiB"* ]]
+}
+
+@test "a report that cannot be written exits 2, never 0" {
+  config=$(write_config <<'TOML'
+[[check]]
+id = "ok"
+kind = "command"
+argv = ["true"]
+TOML
+)
+  run "$READYGATE" check --config "$config"
+  [ "$status" -eq 0 ]
+  # A full disk.
+  run bash -c '"$0" check --config "$1" >/dev/full' "$READYGATE" "$config"
+  echo "$output"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"cannot write the report"* ]]
+  # A standard output that is not open for writing.
+  run bash -c '"$0" check --config "$1" 1</dev/null' "$READYGATE" "$config"
+  echo "$output"
+  [ "$status" -eq 2 ]
+}
+
+@test "with fds 0-2 closed at start the verdict still decides the exit code" {
+  pass=$(write_config <<'TOML'
+[[check]]
+id = "ok"
+kind = "command"
+argv = ["true"]
+TOML
+)
+  # Closed fds must not become the signal pipe: the report would be read back as signals.
+  run bash -c '"$0" check --config "$1" <&- >&- 2>&-' "$READYGATE" "$pass"
+  [ "$status" -eq 0 ]
+  fail="$BATS_TEST_TMPDIR/fail.toml"
+  sed 's/"true"/"false"/' "$pass" >"$fail"
+  run bash -c '"$0" check --config "$1" <&- >&- 2>&-' "$READYGATE" "$fail"
+  [ "$status" -eq 1 ]
+  run bash -c '"$0" check --config "$1" <&- >&-' "$READYGATE" "$fail"
+  [ "$status" -eq 1 ]
 }

@@ -2,6 +2,8 @@
 # The http kind through the real binary against the fixture HTTP server on loopback:
 # an answer that differs is exit 1, no answer is exit 2.
 
+bats_require_minimum_version 1.5.0
+
 load helpers
 
 setup() {
@@ -265,4 +267,155 @@ EOF
   echo "$output"
   [ "$status" -eq 78 ]
   [[ "$output" != *"s3cret"* ]]
+}
+
+@test "http: proxy variables in the environment are never used; only an explicit proxy is" {
+  # A site-wide proxy that answers every request itself, with what the check wants to see.
+  proxy_port=$(free_port)
+  start_server python3 "$FIXTURES/http_server.py" --port "$proxy_port" \
+    --answer-everything '{"version": "1.2.3"}'
+  wait_for_port "$proxy_port"
+  dead_port=$(free_port) # the application is down
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$dead_port/version"
+body_contains = "1.2.3"
+EOF
+)
+  for variable in http_proxy HTTP_PROXY https_proxy ALL_PROXY all_proxy; do
+    run env "$variable=http://127.0.0.1:$proxy_port" no_proxy= NO_PROXY= \
+      "$READYGATE" check --config "$config"
+    echo "$variable: $output"
+    [ "$status" -eq 2 ]
+    [[ "$output" == *"127.0.0.1:$dead_port"* ]]
+  done
+  # The same proxy named by the check itself is used.
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$dead_port/version"
+body_contains = "1.2.3"
+proxy = "http://127.0.0.1:$proxy_port"
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
+# Make a CA and, for each name, a certificate it signs: $BATS_TEST_TMPDIR/<name>.{pem,key}.
+make_certificates() {
+  local dir=$BATS_TEST_TMPDIR name san
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=readygate-test-ca \
+    -keyout "$dir/ca.key" -out "$dir/ca.pem" 2>/dev/null
+  for name in "$@"; do
+    case $name in
+      127.0.0.1) san=IP:127.0.0.1 ;;
+      *) san=DNS:$name ;;
+    esac
+    openssl req -newkey rsa:2048 -nodes -subj "/CN=$name" -keyout "$dir/$name.key" \
+      -out "$dir/$name.csr" 2>/dev/null
+    openssl x509 -req -in "$dir/$name.csr" -CA "$dir/ca.pem" -CAkey "$dir/ca.key" \
+      -CAcreateserial -days 2 -extfile <(printf 'subjectAltName=%s\n' "$san") \
+      -out "$dir/$name.pem" 2>/dev/null
+  done
+}
+
+@test "http: a Host header on https names the virtual host in SNI and in the certificate check" {
+  require_program openssl
+  make_certificates 127.0.0.1 www.example.com other.example.com
+  dir=$BATS_TEST_TMPDIR
+  # Right: www.example.com gets its own certificate.
+  good=$(free_port)
+  start_server python3 "$FIXTURES/http_server.py" --port "$good" --root "$ROOT" \
+    --tls-cert "$dir/127.0.0.1.pem" --tls-key "$dir/127.0.0.1.key" \
+    --sni "www.example.com=$dir/www.example.com.pem:$dir/www.example.com.key"
+  # Wrong: the virtual host's certificate was never deployed; the address's certificate is valid.
+  bad=$(free_port)
+  start_server python3 "$FIXTURES/http_server.py" --port "$bad" --root "$ROOT" \
+    --tls-cert "$dir/127.0.0.1.pem" --tls-key "$dir/127.0.0.1.key" \
+    --sni "other.example.com=$dir/other.example.com.pem:$dir/other.example.com.key"
+  wait_for_port "$good"
+  wait_for_port "$bad"
+  for port in "$good" "$bad"; do
+    config=$(http_config <<EOF
+url = "https://127.0.0.1:$port/version"
+headers = { Host = "www.example.com" }
+ca_file = "$dir/ca.pem"
+EOF
+)
+    run "$READYGATE" check --config "$config"
+    echo "$output"
+    if [ "$port" = "$good" ]; then
+      [ "$status" -eq 0 ]
+    else
+      [ "$status" -eq 1 ]
+      [[ "$output" == *"tls verification failed"* ]]
+    fi
+  done
+}
+
+@test "http: response trailers are not headers of the response" {
+  start_http_server "$ROOT"
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$HTTP_PORT/trailer"
+expect_headers = { X-Release = "9.9.9" }
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"header x-release: expected 9.9.9, found (missing)"* ]]
+}
+
+@test "http: a redirect to another origin carries none of the configured headers" {
+  start_http_server "$ROOT"
+  first=$HTTP_PORT
+  start_http_server "$ROOT"
+  other=$HTTP_PORT
+  # Same origin: the headers go along. Another origin (another port): none of them does.
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$first/redirect-to?/headers"
+headers = { X-Api-Key = "k-123", Authorization = "Bearer t-456" }
+follow_redirects = true
+body_contains = ["k-123", "t-456"]
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$first/redirect-to?http://127.0.0.1:$other/headers"
+headers = { X-Api-Key = "k-123", Authorization = "Bearer t-456" }
+follow_redirects = true
+body_matches = '^(?!.*(k-123|t-456))'
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
+@test "http: server bytes reach the terminal and the journal escaped, in reports and retry lines" {
+  start_http_server "$ROOT"
+  config=$(write_config <<EOF
+[gate]
+deadline = "1500ms"
+retry_interval = "300ms"
+
+[[check]]
+id = "api"
+kind = "http"
+url = "http://127.0.0.1:$HTTP_PORT/evil-header"
+expect_headers = { X-Evil = "nothing evil" }
+retry = true
+EOF
+)
+  run --separate-stderr "$READYGATE" check --config "$config"
+  echo "stdout: $output"
+  echo "stderr: $stderr"
+  [ "$status" -eq 1 ]
+  [[ "$stderr" == *"retrying"* ]]
+  [[ "$stderr" == *'x\x1b[2K\r\x1b[32mPASS\x1b[0m \u202egnp'* ]]
+  [[ "$output" == *'x\x1b[2K\r\x1b[32mPASS\x1b[0m \u202egnp'* ]]
+  ! grep -q $'\x1b' <<<"$output$stderr"
+  ! grep -q $'\r' <<<"$output$stderr"
+  ! grep -q $'\u202e' <<<"$output$stderr"
 }

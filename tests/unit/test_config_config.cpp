@@ -2,6 +2,12 @@
 
 #include <config/config.hpp>
 #include <config/fields.hpp>
+#include <hook/util/file.hpp>
+
+#include <sys/stat.h>
+
+#include <array>
+#include <fstream>
 
 using namespace std::chrono_literals;
 using testutil::error_message;
@@ -135,7 +141,8 @@ TEST_CASE("config::load_config: a directory is a config error naming it", "[conf
   const auto loaded = config::load_config(dir.path());
   REQUIRE_FALSE(loaded);
   CHECK(loaded.error().message
-        == dir.path().string() + ": cannot read the configuration: it is a directory");
+        == dir.path().string()
+             + ": cannot read the configuration: a directory, expected a regular file");
 }
 
 TEST_CASE("config::load_config: relative paths are taken from the config's directory", "[config]")
@@ -146,7 +153,9 @@ TEST_CASE("config::load_config: relative paths are taken from the config's direc
   const auto loaded = config::load_config(dir.path() / "sub/readygate.toml");
   REQUIRE(loaded);
   CHECK(loaded->checks[0].base_directory == dir.path() / "sub");
-  config::FieldReader fields(loaded->checks[0]);
+  constexpr std::array keys = {
+    config::KeySpec{"root", config::KeyType::path, false, "", false, ""}};
+  config::FieldReader fields(loaded->checks[0], keys);
   CHECK(*fields.required_path("root") == dir.path() / "sub/app");
 }
 
@@ -156,5 +165,66 @@ TEST_CASE("config::load_config: a read error is a config error, not a shorter co
   const auto loaded = config::load_config("/proc/self/mem");
   REQUIRE_FALSE(loaded);
   CHECK(loaded.error().code == util::Errc::config);
-  CHECK(loaded.error().message == "/proc/self/mem: cannot read the configuration: read error");
+  CHECK(loaded.error().message
+        == "/proc/self/mem: cannot read the configuration: read: Input/output error");
+}
+
+TEST_CASE("config::load_config: a device, a fifo or a huge file is a config error at once, never a "
+          "hang or unbounded memory",
+          "[config]")
+{
+  const testutil::TempDir dir;
+  const auto started = util::Clock::now();
+  const auto zero = config::load_config("/dev/zero");
+  REQUIRE_FALSE(zero);
+  CHECK(zero.error().code == util::Errc::config);
+  CHECK(zero.error().message
+        == "/dev/zero: cannot read the configuration: a character device, expected a regular file");
+
+  std::filesystem::create_symlink("/dev/zero", dir.path() / "zero.toml");
+  const auto linked = config::load_config(dir.path() / "zero.toml");
+  REQUIRE_FALSE(linked);
+  CHECK_THAT(linked.error().message, Catch::Contains("a character device"));
+
+  const auto fifo = dir.path() / "fifo.toml";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  const auto from_fifo = config::load_config(fifo);
+  REQUIRE_FALSE(from_fifo);
+  CHECK_THAT(from_fifo.error().message, Catch::Contains("a fifo, expected a regular file"));
+
+  const auto huge = dir.path() / "huge.toml";
+  {
+    std::ofstream out(huge);
+  }
+  std::filesystem::resize_file(huge, config::k_config_size_limit + 1);
+  const auto from_huge = config::load_config(huge);
+  REQUIRE_FALSE(from_huge);
+  CHECK_THAT(from_huge.error().message, Catch::Contains("larger than the limit of 16 MiB"));
+  CHECK(util::Clock::now() - started < std::chrono::seconds(2));
+}
+
+TEST_CASE("util::read_small_file: the deadline and a stop request end the wait", "[config]")
+{
+  const testutil::TempDir dir;
+  const auto path = dir.path() / "a.toml";
+  {
+    std::ofstream out(path);
+    out << "x = 1\n";
+  }
+  const auto past = util::read_small_file(path, 100, util::Clock::now() - std::chrono::seconds(1));
+  REQUIRE_FALSE(past);
+  CHECK(past.error().code == util::Errc::timeout);
+  std::stop_source stop;
+  stop.request_stop();
+  const auto stopped = util::read_small_file(
+    path, 100, util::Clock::now() + std::chrono::seconds(5), stop.get_token());
+  // Either the read won the race or the stop did; never a hang, never a wrong text.
+  if (stopped) {
+    CHECK(*stopped == "x = 1\n");
+  } else {
+    CHECK(stopped.error().code == util::Errc::cancelled);
+  }
+  const auto small = util::read_small_file(path, 3, util::Clock::now() + std::chrono::seconds(5));
+  REQUIRE_FALSE(small);
+  CHECK_THAT(small.error().message, Catch::Contains("larger than the limit of 3 bytes"));
 }

@@ -1,8 +1,46 @@
 #include "testutil.hpp"
 
 #include <config/fields.hpp>
+#include <config/keys.hpp>
+
+#include <array>
 
 using namespace std::chrono_literals;
+using config::KeySpec;
+using config::KeyType;
+
+namespace {
+
+constexpr KeySpec
+key(std::string_view name, KeyType type, bool required = false)
+{
+  return KeySpec{name, type, required, "", false, ""};
+}
+
+constexpr std::array k_demo_keys = {
+  key("name", KeyType::string),
+  key("count", KeyType::integer),
+  key("flag", KeyType::boolean),
+  key("wait", KeyType::duration),
+  key("list", KeyType::string_array),
+  key("one", KeyType::strings),
+  key("codes", KeyType::integers),
+  key("code", KeyType::integers),
+  key("headers", KeyType::string_table),
+  key("path", KeyType::path),
+  key("mode", KeyType::string),
+  key("absent", KeyType::string),
+  key("absent2", KeyType::string_array),
+  key("missing", KeyType::string),
+};
+constexpr std::array k_http_like_keys = {
+  key("url", KeyType::string, true),
+  key("status", KeyType::integers),
+  key("root", KeyType::path),
+  key("body", KeyType::string),
+};
+
+} // namespace
 
 TEST_CASE("config::FieldReader: typed accessors", "[config]")
 {
@@ -22,7 +60,7 @@ path = "rel/file"
 mode = "fast"
 )",
                                         "/etc/readygate");
-  config::FieldReader fields(spec);
+  config::FieldReader fields(spec, k_demo_keys);
   CHECK(*fields.required_string("name") == "x");
   CHECK(**fields.optional_integer("count", 0, 10) == 3);
   CHECK(**fields.optional_bool("flag") == true);
@@ -38,7 +76,7 @@ mode = "fast"
   CHECK(**fields.optional_choice("mode", {"fast", "slow"}) == "fast");
   CHECK_FALSE(*fields.optional_string("absent"));
   CHECK(fields.string_array("absent2")->empty());
-  CHECK(fields.finish());
+  CHECK(fields.check_keys());
 }
 
 TEST_CASE("config::FieldReader: wrong types and values name the key and its position", "[config]")
@@ -51,7 +89,7 @@ count = 30
 mode = "medium"
 wait = "2"
 )");
-  config::FieldReader fields(spec);
+  config::FieldReader fields(spec, k_demo_keys);
   CHECK(testutil::error_message(fields.required_string("name"))
         == "test.toml:4:8: check \"c\" (demo): key \"name\": expected a string, found an integer");
   CHECK(testutil::error_message(fields.optional_integer("count", 1, 10))
@@ -65,16 +103,42 @@ wait = "2"
              Catch::Contains("test.toml:1:1: check \"c\" (demo): missing key \"missing\""));
 }
 
-TEST_CASE("config::FieldReader::finish: an unknown key is an error with its position", "[config]")
+TEST_CASE("config::FieldReader::check_keys: every unknown key first, each with its position and "
+          "a suggestion when one is close",
+          "[config]")
 {
   const auto spec =
-    testutil::spec_from("[[check]]\nid = \"api\"\nkind = \"http\"\nurl = \"u\"\nsttaus = 200\n");
-  config::FieldReader fields(spec);
-  REQUIRE(fields.required_string("url"));
-  const auto finished = fields.finish();
-  REQUIRE_FALSE(finished);
-  CHECK_THAT(
-    finished.error().message,
-    Catch::StartsWith(
-      "test.toml:5:10: check \"api\" (http): unknown key \"sttaus\" (expected one of: url"));
+    testutil::spec_from("[[check]]\nid = \"api\"\nkind = \"http\"\nsttaus = 200\n"
+                        "rooot = \"/srv\"\nfrobnicate = 1\nBODY = \"x\"\ntimout = \"1s\"\n");
+  config::FieldReader fields(spec, k_http_like_keys);
+  const auto checked = fields.check_keys();
+  REQUIRE_FALSE(checked);
+  CHECK(
+    checked.error().message
+    == "test.toml:4:10: check \"api\" (http): unknown key \"sttaus\" (did you mean \"status\"?)\n"
+       "test.toml:5:9: check \"api\" (http): unknown key \"rooot\" (did you mean \"root\"?)\n"
+       "test.toml:6:14: check \"api\" (http): unknown key \"frobnicate\"\n"
+       "test.toml:7:8: check \"api\" (http): unknown key \"BODY\" (did you mean \"body\"?)\n"
+       "test.toml:8:10: check \"api\" (http): unknown key \"timout\" (did you mean \"timeout\"?)\n"
+       "test.toml:1:1: check \"api\" (http): missing key \"url\" (expected a string)");
+}
+
+TEST_CASE("config::closest_key: one close key, or none", "[config]")
+{
+  CHECK(config::closest_key("rooot", k_http_like_keys) == std::optional<std::string_view>("root"));
+  CHECK(config::closest_key("statsu", k_http_like_keys)
+        == std::optional<std::string_view>("status"));
+  CHECK(config::closest_key("URL", k_http_like_keys) == std::optional<std::string_view>("url"));
+  CHECK_FALSE(config::closest_key("xyz", k_http_like_keys));
+  CHECK_FALSE(config::closest_key("bo", k_http_like_keys)); // short names need a close match
+  constexpr std::array twins = {key("abcd1", KeyType::string), key("abcd2", KeyType::string)};
+  CHECK_FALSE(config::closest_key("abcd3", twins)); // two equally close: no guess
+}
+
+TEST_CASE("config::FieldReader: reading a key the table does not declare is a bug, caught loudly",
+          "[config]")
+{
+  const auto spec = testutil::spec_from("[[check]]\nid = \"c\"\nkind = \"demo\"\n");
+  config::FieldReader fields(spec, k_http_like_keys);
+  CHECK_THROWS_AS(fields.optional_string("undeclared"), util::Fatal);
 }

@@ -488,11 +488,11 @@ TEST_CASE("hook::Engine: a run after one that abandoned a wedged attempt runs on
     CHECK(third.verdict == Status::pass);
     CHECK(engine.worker_threads() <= 2);
   }
-  // The engine's workers end with it.
+  // The engine's workers end with it (threads an earlier test abandoned may have ended too).
   for (int i = 0; i < 100 && threads_of_this_process() > threads_before; ++i) {
     std::this_thread::sleep_for(10ms);
   }
-  CHECK(threads_of_this_process() == threads_before);
+  CHECK(threads_of_this_process() <= threads_before);
 }
 
 TEST_CASE("hook::run_checks: 50,000 checks chained by depends_on are scheduled in linear time, "

@@ -2,6 +2,8 @@
 
 #include <hook/util/subprocess.hpp>
 
+#include <fmt/format.h>
+
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -320,6 +322,41 @@ TEST_CASE("util::SystemProcessRunner::run: runs in the working directory", "[sub
   CHECK(file.error().message
         == "cannot run sh: working directory " + (dir.path() / "tool.sh").string()
              + ": Not a directory");
+}
+
+TEST_CASE("util::SystemProcessRunner::run: relative PATH entries are never searched",
+          "[subprocess]")
+{
+  // "rg-relative-bin-<pid>" in PATH would be looked up from readygate's directory but run from
+  // the working directory: two different programs. Neither is run.
+  const auto entry = fmt::format("rg-relative-bin-{}", ::getpid());
+  testutil::TempDir there;
+  const auto here = std::filesystem::current_path() / entry;
+  struct RemoveHere
+  {
+    std::filesystem::path path;
+    ~RemoveHere()
+    {
+      std::error_code ignored;
+      std::filesystem::remove(path / "rg-tool", ignored);
+      std::filesystem::remove(path, ignored);
+    }
+  } remove_here{here};
+  for (const auto& [dir, says] :
+       {std::pair{here, "here"}, std::pair{there.path() / entry, "there"}}) {
+    std::filesystem::create_directories(dir);
+    testutil::write_file(dir / "rg-tool", fmt::format("#!/bin/sh\necho {}\n", says));
+    ::chmod((dir / "rg-tool").c_str(), 0755);
+  }
+  util::SystemProcessRunner runner;
+  util::ProcessRequest request;
+  request.argv = {"rg-tool"};
+  request.working_directory = there.path();
+  request.environment_overrides = {{"PATH", entry + "::."}};
+  const auto outcome = runner.run(request);
+  REQUIRE_FALSE(outcome);
+  CHECK(outcome.error().code == util::Errc::process);
+  CHECK_THAT(outcome.error().message, Catch::StartsWith("cannot run rg-tool"));
 }
 
 TEST_CASE("util::SystemProcessRunner::run: adds environment overrides to ours", "[subprocess]")
