@@ -1,5 +1,6 @@
 #include "command.hpp"
 
+#include <checks/common.hpp>
 #include <config/fields.hpp>
 #include <hook/util/text.hpp>
 
@@ -38,38 +39,6 @@ constexpr std::int64_t k_max_output_limit = std::int64_t{64} * 1024 * 1024;
 // An argument or variable is a C string for exec: a NUL would cut it and run another command.
 constexpr std::string_view k_nul_byte = "has a NUL byte (a C string would end there)";
 
-class CommandCheck final : public hook::Check
-{
-public:
-  explicit CommandCheck(CommandSpec spec)
-      : m_spec(std::move(spec))
-  {}
-
-  [[nodiscard]] hook::CheckResult
-  run(const hook::CheckContext& ctx) const override
-  {
-    return run_command(m_spec, ctx);
-  }
-
-private:
-  CommandSpec m_spec;
-};
-
-util::Result<std::vector<util::Pattern>>
-read_patterns(config::FieldReader& fields, std::string_view key)
-{
-  RG_TRY_ASSIGN(auto texts, fields.string_or_array(key));
-  std::vector<util::Pattern> patterns;
-  for (auto& text : texts) {
-    auto pattern = util::compile_pattern(std::move(text));
-    if (!pattern) {
-      return fields.error_at(key, pattern.error().message);
-    }
-    patterns.push_back(std::move(*pattern));
-  }
-  return patterns;
-}
-
 // Return `argv` as one would type it, quoting what needs it.
 std::string
 display_argv(const std::vector<std::string>& argv)
@@ -98,84 +67,6 @@ std::string
 expected_exit_codes(const std::vector<int>& codes)
 {
   return fmt::format("{}", fmt::join(codes, " or "));
-}
-
-// One stream's expectations checked against its output.
-struct StreamJudgement
-{
-  std::vector<hook::Finding> mismatches;   // definitely wrong
-  std::vector<hook::Finding> undetermined; // could not be judged on a truncated output
-};
-
-void
-judge_stream(std::string_view name,
-             const std::string& text,
-             bool truncated,
-             std::size_t output_limit,
-             const std::vector<std::string>& contains,
-             const std::vector<util::Pattern>& matches,
-             StreamJudgement& judgement)
-{
-  const auto found = [&] { return util::printable_excerpt(text, truncated); };
-  const auto cut = [&](std::string expected) {
-    return hook::Finding{
-      std::string(name),
-      std::move(expected),
-      fmt::format("more than output_limit ({} bytes) of output; not judged", output_limit)};
-  };
-  for (const auto& needle : contains) {
-    const auto expected = fmt::format("contains \"{}\"", needle);
-    if (text.find(needle) != std::string::npos) {
-      continue;
-    }
-    if (truncated) {
-      judgement.undetermined.push_back(cut(expected));
-    } else {
-      judgement.mismatches.push_back(hook::Finding{std::string(name), expected, found()});
-    }
-  }
-  for (const auto& pattern : matches) {
-    const auto expected = fmt::format("matches \"{}\"", pattern.text);
-    if (truncated) {
-      // `$`, lookaheads and \b would be judged at the cut, not at the real end.
-      judgement.undetermined.push_back(cut(expected));
-      continue;
-    }
-    const auto matched = util::search_pattern(pattern, text);
-    if (!matched) {
-      judgement.undetermined.push_back(hook::Finding{
-        std::string(name), expected, "too costly to match against this output; not judged"});
-      continue;
-    }
-    if (!*matched) {
-      judgement.mismatches.push_back(hook::Finding{std::string(name), expected, found()});
-    }
-  }
-}
-
-// Return the one-line summary of `finding`.
-std::string
-summarise(const hook::Finding& finding)
-{
-  if (finding.subject == "exit code") {
-    return finding.found.starts_with("killed")
-             ? finding.found
-             : fmt::format("exit code {} (expected {})", finding.found, finding.expected);
-  }
-  if (finding.expected.starts_with("contains")) {
-    return fmt::format("{} does not contain {}", finding.subject, finding.expected.substr(9));
-  }
-  return fmt::format("{} does not match {}", finding.subject, finding.expected.substr(8));
-}
-
-std::string
-summarise_all(const std::vector<hook::Finding>& findings)
-{
-  auto message = summarise(findings.front());
-  if (findings.size() > 1) {
-    message += fmt::format(" (and {} more)", findings.size() - 1);
-  }
-  return message;
 }
 
 } // namespace
@@ -252,10 +143,10 @@ parse_command(const config::CheckSpec& spec)
     }
   }
 
-  RG_TRY_ASSIGN(command.stdout_contains, fields.string_or_array("stdout_contains"));
-  RG_TRY_ASSIGN(command.stdout_matches, read_patterns(fields, "stdout_matches"));
-  RG_TRY_ASSIGN(command.stderr_contains, fields.string_or_array("stderr_contains"));
-  RG_TRY_ASSIGN(command.stderr_matches, read_patterns(fields, "stderr_matches"));
+  RG_TRY_ASSIGN(command.stdout_expectations,
+                read_expectations(fields, "stdout_contains", "stdout_matches"));
+  RG_TRY_ASSIGN(command.stderr_expectations,
+                read_expectations(fields, "stderr_contains", "stderr_matches"));
 
   RG_TRY_ASSIGN(auto working_dir, fields.optional_path("working_dir"));
   if (working_dir) {
@@ -287,8 +178,7 @@ parse_command(const config::CheckSpec& spec)
 util::Result<std::unique_ptr<hook::Check>>
 create_command_check(const config::CheckSpec& spec)
 {
-  RG_TRY_ASSIGN(auto command, parse_command(spec));
-  return std::unique_ptr<hook::Check>(std::make_unique<CommandCheck>(std::move(command)));
+  return create_check<CommandSpec, parse_command, run_command>(spec);
 }
 
 util::ProcessRequest
@@ -318,54 +208,26 @@ run_command(const CommandSpec& spec, const hook::CheckContext& ctx)
 hook::CheckResult
 evaluate_command(const CommandSpec& spec, const util::ProcessOutcome& outcome)
 {
-  std::vector<hook::Finding> mismatches;
+  hook::Judgement judgement;
+  const auto expected = expected_exit_codes(spec.exit_codes);
   if (outcome.term_signal != 0) {
-    mismatches.push_back(hook::Finding{
-      "exit code", expected_exit_codes(spec.exit_codes), signal_text(outcome.term_signal)});
+    judgement.add_unmet({"exit code", expected, signal_text(outcome.term_signal)},
+                        signal_text(outcome.term_signal));
   } else if (std::find(spec.exit_codes.begin(), spec.exit_codes.end(), outcome.exit_code)
              == spec.exit_codes.end()) {
-    mismatches.push_back(hook::Finding{
-      "exit code", expected_exit_codes(spec.exit_codes), std::to_string(outcome.exit_code)});
+    judgement.add_unmet({"exit code", expected, std::to_string(outcome.exit_code)},
+                        fmt::format("exit code {} (expected {})", outcome.exit_code, expected));
   }
-
-  StreamJudgement judgement;
-  judge_stream("stdout",
-               outcome.stdout_text,
-               outcome.stdout_truncated,
-               spec.output_limit,
-               spec.stdout_contains,
-               spec.stdout_matches,
-               judgement);
-  judge_stream("stderr",
-               outcome.stderr_text,
-               outcome.stderr_truncated,
-               spec.output_limit,
-               spec.stderr_contains,
-               spec.stderr_matches,
-               judgement);
-  mismatches.insert(mismatches.end(), judgement.mismatches.begin(), judgement.mismatches.end());
-
-  if (!mismatches.empty()) {
-    auto message = summarise_all(mismatches);
-    mismatches.insert(
-      mismatches.end(), judgement.undetermined.begin(), judgement.undetermined.end());
-    return hook::CheckResult::fail(std::move(message), std::move(mismatches));
-  }
-  if (!judgement.undetermined.empty()) {
-    const auto& first = judgement.undetermined.front();
-    auto message =
-      first.found.starts_with("more than output_limit")
-        ? fmt::format("{} is longer than output_limit ({} bytes); raise it to judge \"{}\"",
-                      first.subject,
-                      spec.output_limit,
-                      first.expected)
-        : fmt::format("{}: pattern {} is too costly to match against it",
-                      first.subject,
-                      first.expected.substr(8));
-    return hook::CheckResult::error(std::move(message), judgement.undetermined);
-  }
-  return hook::CheckResult::pass(
-    fmt::format("exit code {}, output as expected", outcome.exit_code));
+  hook::judge(
+    spec.stdout_expectations,
+    {"stdout", outcome.stdout_text, outcome.stdout_truncated, "output_limit", spec.output_limit},
+    judgement);
+  hook::judge(
+    spec.stderr_expectations,
+    {"stderr", outcome.stderr_text, outcome.stderr_truncated, "output_limit", spec.output_limit},
+    judgement);
+  return hook::result_of(
+    "", std::move(judgement), fmt::format("exit code {}, output as expected", outcome.exit_code));
 }
 
 } // namespace checks

@@ -23,7 +23,7 @@
 //   argv = ["/usr/bin/myapp", "migrate", "--status"]   # run directly, no shell
 //   exit_code = 0                         # an integer or an array of them; default 0
 //   stdout_contains = "up to date"        # a string or an array; all must hold
-//   stdout_matches = ['schema version 4[0-9]\b']  # ECMAScript syntax, searched anywhere
+//   stdout_matches = ['schema version 4[0-9]\b']  # Perl syntax (Boost.Regex); ^ $: whole output
 //   stderr_matches = '^$'                 # stderr must be empty
 //   working_dir = "/srv/app"              # default: the config file's directory
 //   env = { RAILS_ENV = "production" }    # added to readygate's environment
@@ -42,6 +42,7 @@
 #include <config/config.hpp>
 #include <config/keys.hpp>
 #include <hook/check.hpp>
+#include <hook/expect.hpp>
 #include <hook/util/pattern.hpp>
 #include <hook/util/result.hpp>
 #include <hook/util/subprocess.hpp>
@@ -63,11 +64,9 @@ struct CommandSpec
   std::vector<std::string> argv;  // with shell = true: {"/bin/sh", "-c", command}
   std::string display;            // the command as the config wrote it, for findings
   std::vector<int> exit_codes{0}; // any of them passes
-  std::vector<std::string> stdout_contains;
-  std::vector<util::Pattern> stdout_matches;
-  std::vector<std::string> stderr_contains;
-  std::vector<util::Pattern> stderr_matches;
-  std::optional<std::filesystem::path> working_dir; // unset: readygate's own
+  std::vector<hook::Expectation> stdout_expectations; // stdout_contains, then stdout_matches
+  std::vector<hook::Expectation> stderr_expectations; // stderr_contains, then stderr_matches
+  std::optional<std::filesystem::path> working_dir;   // unset: readygate's own
   std::vector<std::pair<std::string, std::string>> env;
   std::size_t output_limit = 64 * 1024;
 };
@@ -75,16 +74,16 @@ struct CommandSpec
 // Validate the keys of `spec` and build a command check.
 util::Result<std::unique_ptr<hook::Check>> create_command_check(const config::CheckSpec& spec);
 
-// Read and validate the command keys of `spec`; every config error names its key.
 // Return the keys of the command kind.
 config::KeyTable command_keys();
 
+// Read and validate the command keys of `spec`; every config error names its key.
 util::Result<CommandSpec> parse_command(const config::CheckSpec& spec);
 
 // Return the process request for `spec`, with `ctx`'s time left as the timeout and its stop token.
 util::ProcessRequest command_request_for(const CommandSpec& spec, const hook::CheckContext& ctx);
 
-// Run `spec` through `the process probe of `ctx`` and judge it.
+// Run `spec` through the process probe of `ctx` and judge it.
 hook::CheckResult run_command(const CommandSpec& spec, const hook::CheckContext& ctx);
 
 // Judge `outcome`, a command of `spec` that ran to its end.

@@ -1,5 +1,6 @@
 #include "http.hpp"
 
+#include <checks/common.hpp>
 #include <config/fields.hpp>
 #include <hook/util/text.hpp>
 
@@ -50,7 +51,6 @@ constexpr std::array<std::string_view, 9> k_request_only_keys = {
   "follow_redirects",
 };
 
-constexpr std::size_t k_excerpt_length = 200;
 constexpr std::int64_t k_max_body_limit = std::int64_t{1} << 30;
 
 // RFC 9110 token characters: what a method or a header name may be made of.
@@ -95,21 +95,6 @@ describe_statuses(const std::vector<long>& statuses)
 }
 
 std::string
-summary_of(const hook::Finding& finding)
-{
-  if (finding.subject == "body") {
-    // "contains \"x\"" -> "the body does not contain \"x\"", "matches /r/" -> "... match /r/"
-    const auto space = finding.expected.find(' ');
-    const auto verb = finding.expected.substr(0, space);
-    return fmt::format("the body does not {}{}",
-                       verb == "contains" ? "contain" : "match",
-                       finding.expected.substr(space));
-  }
-  return fmt::format(
-    "{} is \"{}\", expected \"{}\"", finding.subject, finding.found, finding.expected);
-}
-
-std::string
 request_line(const HttpSpec& spec)
 {
   const auto url = util::redact_url(spec.url);
@@ -136,35 +121,6 @@ non_file_type_name(std::filesystem::file_type type)
     return "";
   }
 }
-
-class HttpCheck final : public hook::Check
-{
-public:
-  explicit HttpCheck(HttpSpec spec)
-      : m_spec(std::move(spec))
-  {}
-
-  hook::CheckResult
-  run(const hook::CheckContext& ctx) const override
-  {
-    const auto response = ctx.probes.get<util::HttpClient>()->perform(
-      http_request_for(m_spec, ctx.time_left(), ctx.stop));
-    if (!response) {
-      return evaluate_http_error(m_spec, response.error());
-    }
-    std::error_code ignored;
-    if (m_spec.is_file && std::filesystem::is_directory(m_spec.file_path, ignored)) {
-      // libcurl reads a directory as an empty file; the release expects a file there.
-      return hook::CheckResult::fail(
-        fmt::format("{}: a directory, expected a file", m_spec.file_path.string()),
-        {{m_spec.file_path.string(), "a file", "a directory"}});
-    }
-    return evaluate_http(m_spec, *response);
-  }
-
-private:
-  HttpSpec m_spec;
-};
 
 } // namespace
 
@@ -240,15 +196,7 @@ parse_http(const config::CheckSpec& check_spec)
     spec.statuses.push_back(200);
   }
 
-  RG_TRY_ASSIGN(spec.body_contains, reader.string_or_array("body_contains"));
-  RG_TRY_ASSIGN(auto patterns, reader.string_or_array("body_matches"));
-  for (auto& text : patterns) {
-    auto pattern = util::compile_pattern(std::move(text));
-    if (!pattern) {
-      return reader.error_at("body_matches", pattern.error().message);
-    }
-    spec.body_matches.push_back(std::move(*pattern));
-  }
+  RG_TRY_ASSIGN(spec.body_expectations, read_expectations(reader, "body_contains", "body_matches"));
   RG_TRY_ASSIGN(spec.expect_headers, reader.string_table("expect_headers"));
   for (auto& [name, value] : spec.expect_headers) {
     if (!is_token(name)) {
@@ -310,8 +258,25 @@ http_keys()
 util::Result<std::unique_ptr<hook::Check>>
 create_http_check(const config::CheckSpec& spec)
 {
-  RG_TRY_ASSIGN(auto parsed, parse_http(spec));
-  return std::unique_ptr<hook::Check>(std::make_unique<HttpCheck>(std::move(parsed)));
+  return create_check<HttpSpec, parse_http, run_http>(spec);
+}
+
+hook::CheckResult
+run_http(const HttpSpec& spec, const hook::CheckContext& ctx)
+{
+  const auto response =
+    ctx.probes.get<util::HttpClient>()->perform(http_request_for(spec, ctx.time_left(), ctx.stop));
+  if (!response) {
+    return evaluate_http_error(spec, response.error());
+  }
+  std::error_code ignored;
+  if (spec.is_file && std::filesystem::is_directory(spec.file_path, ignored)) {
+    // libcurl reads a directory as an empty file; the release expects a file there.
+    return hook::CheckResult::fail(
+      fmt::format("{}: a directory, expected a file", spec.file_path.string()),
+      {{spec.file_path.string(), "a file", "a directory"}});
+  }
+  return evaluate_http(spec, *response);
 }
 
 util::HttpRequest
@@ -340,12 +305,13 @@ http_request_for(const HttpSpec& spec, std::chrono::milliseconds timeout, std::s
 hook::CheckResult
 evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
 {
-  std::vector<hook::Finding> findings;
+  hook::Judgement judgement;
   if (!spec.is_file
       && std::find(spec.statuses.begin(), spec.statuses.end(), response.status)
            == spec.statuses.end()) {
-    findings.push_back(
-      {"status", describe_statuses(spec.statuses), std::to_string(response.status)});
+    const auto expected = describe_statuses(spec.statuses);
+    judgement.add_unmet({"status", expected, std::to_string(response.status)},
+                        fmt::format("status {} (expected {})", response.status, expected));
   }
   for (const auto& [name, expected] : spec.expect_headers) {
     std::vector<std::string_view> values;
@@ -355,77 +321,24 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
       }
     }
     if (std::find(values.begin(), values.end(), expected) == values.end()) {
-      findings.push_back(
-        {"header " + name,
-         expected,
-         values.empty() ? std::string("(missing)") : fmt::format("{}", fmt::join(values, ", "))});
+      const auto found =
+        values.empty() ? std::string("(missing)") : fmt::format("{}", fmt::join(values, ", "));
+      judgement.add_unmet({"header " + name, expected, found},
+                          fmt::format("header {} is \"{}\", expected \"{}\"",
+                                      name,
+                                      util::printable(found, util::Quotes::escape),
+                                      util::printable(expected, util::Quotes::escape)));
     }
   }
-  const auto non_body_findings = findings.size();
-  for (const auto& needle : spec.body_contains) {
-    if (response.body.find(needle) == std::string::npos) {
-      findings.push_back(
-        {"body",
-         fmt::format("contains \"{}\"", util::printable(needle, util::Quotes::escape)),
-         util::printable_excerpt(response.body, response.body_truncated, k_excerpt_length)});
-    }
-  }
-  std::vector<hook::Finding> undetermined;
-  for (const auto& pattern : spec.body_matches) {
-    if (response.body_truncated) {
-      // Never judged on part of a body: `$`, lookaheads and \b would be judged at the cut.
-      undetermined.push_back(
-        {"body",
-         fmt::format("matches /{}/", pattern.text),
-         fmt::format("more than body_limit ({} bytes); not judged", spec.body_limit)});
-      continue;
-    }
-    const auto matched = util::search_pattern(pattern, response.body);
-    if (!matched) {
-      return hook::CheckResult::error(
-        fmt::format("{}: body_matches \"{}\" is too costly to match against the body",
-                    request_line(spec),
-                    pattern.text));
-    }
-    if (!*matched) {
-      findings.push_back(
-        {"body",
-         fmt::format("matches /{}/", pattern.text),
-         util::printable_excerpt(response.body, response.body_truncated, k_excerpt_length)});
-    }
-  }
-
+  hook::judge(spec.body_expectations,
+              {"body", response.body, response.body_truncated, "body_limit", spec.body_limit},
+              judgement);
   const auto what = request_line(spec);
-  if (findings.empty() && !undetermined.empty()) {
-    auto message =
-      fmt::format("{}: the body is longer than body_limit ({} bytes); raise it to judge {}",
-                  what,
-                  spec.body_limit,
-                  undetermined.front().expected);
-    return hook::CheckResult::error(std::move(message), std::move(undetermined));
-  }
-  if (findings.empty()) {
-    if (spec.is_file) {
-      return hook::CheckResult::pass(fmt::format(
-        "{}: {} bytes read in {} ms", what, response.body.size(), response.duration.count()));
-    }
-    return hook::CheckResult::pass(
-      fmt::format("{}: {} in {} ms", what, response.status, response.duration.count()));
-  }
-  std::string message = fmt::format("{}: {}", what, summary_of(findings.front()));
-  if (findings.size() > 1) {
-    message += fmt::format(" (and {} more)", findings.size() - 1);
-  }
-  findings.insert(findings.end(), undetermined.begin(), undetermined.end());
-  if (non_body_findings == 0 && response.body_truncated) {
-    // Only the body differs, and only part of it was read: what is missing may be in the rest.
-    return hook::CheckResult::error(
-      fmt::format("{}; only the first {} bytes of a longer body were read (raise body_limit)",
-                  message,
-                  spec.body_limit),
-      std::move(findings));
-  }
-  return hook::CheckResult::fail(std::move(message), std::move(findings));
+  auto passed =
+    spec.is_file ? fmt::format(
+      "{}: {} bytes read in {} ms", what, response.body.size(), response.duration.count())
+                 : fmt::format("{}: {} in {} ms", what, response.status, response.duration.count());
+  return hook::result_of(what, std::move(judgement), std::move(passed));
 }
 
 hook::CheckResult

@@ -38,6 +38,7 @@
 #include <config/config.hpp>
 #include <config/keys.hpp>
 #include <hook/check.hpp>
+#include <hook/expect.hpp>
 #include <hook/util/http.hpp>
 #include <hook/util/pattern.hpp>
 #include <hook/util/result.hpp>
@@ -62,10 +63,9 @@ struct HttpSpec
   util::HeaderList headers;
   std::string body;
   std::optional<std::string> unix_socket;
-  std::vector<long> statuses; // any of them passes; empty for file:// URLs
-  std::vector<std::string> body_contains;
-  std::vector<util::Pattern> body_matches; // compiled once, at start-up
-  util::HeaderList expect_headers;         // names lowercased; values compared exactly
+  std::vector<long> statuses;                       // any of them passes; empty for file:// URLs
+  std::vector<hook::Expectation> body_expectations; // body_contains, then body_matches
+  util::HeaderList expect_headers;                  // names lowercased; values compared exactly
   util::TlsVerify tls_verify = util::TlsVerify::yes;
   std::optional<std::string> ca_file;
   util::FollowRedirects follow_redirects = util::FollowRedirects::no;
@@ -89,6 +89,9 @@ util::Result<HttpSpec> parse_http(const config::CheckSpec& spec);
 // Return the request the check sends for `spec`, with `timeout` and `stop`.
 util::HttpRequest
 http_request_for(const HttpSpec& spec, std::chrono::milliseconds timeout, std::stop_token stop);
+
+// Request what `spec` asks for through the HTTP probe of `ctx` and judge the answer.
+hook::CheckResult run_http(const HttpSpec& spec, const hook::CheckContext& ctx);
 
 // Judge `response`, the answer to the request of `spec`.
 hook::CheckResult evaluate_http(const HttpSpec& spec, const util::HttpResponse& response);

@@ -40,7 +40,7 @@ EOF
   run "$READYGATE" check --config "$config"
   echo "$output"
   [ "$status" -eq 1 ]
-  [[ "$output" == *"stderr: expected matches \"^\$\", found FATAL: cannot open database\\n"* ]]
+  [[ "$output" == *"stderr: expected matches /^\$/, found FATAL: cannot open database\\n"* ]]
 }
 
 @test "command: shell, working_dir relative to the config and env" {

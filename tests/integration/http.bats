@@ -67,7 +67,7 @@ EOF
   run "$READYGATE" check --config "$config"
   echo "$output"
   [ "$status" -eq 1 ]
-  [[ "$output" == *'the body does not contain "\"version\": \"1.2.3\""'* ]]
+  [[ "$output" == *'body does not contain "\"version\": \"1.2.3\""'* ]]
   [[ "$output" == *'1.0.0'* ]]
 }
 
@@ -83,7 +83,7 @@ EOF
   run "$READYGATE" check --config "$config"
   echo "$output"
   [ "$status" -eq 2 ]
-  [[ "$output" == *"the body is longer than body_limit (10 bytes)"* ]]
+  [[ "$output" == *"body is longer than body_limit (10 bytes)"* ]]
 }
 
 @test "http: a header that differs fails (exit 1)" {

@@ -95,8 +95,8 @@ TEST_CASE("checks::parse_command: argv runs directly, with defaults", "[command]
   CHECK(spec.argv == std::vector<std::string>{"/usr/bin/myapp", "migrate", "--status"});
   CHECK(spec.display == "/usr/bin/myapp migrate --status");
   CHECK(spec.exit_codes == std::vector<int>{0});
-  CHECK(spec.stdout_contains.empty());
-  CHECK(spec.stdout_matches.empty());
+  CHECK(spec.stdout_expectations.empty());
+  CHECK(spec.stderr_expectations.empty());
   CHECK(spec.output_limit == 65536);
   REQUIRE(spec.working_dir);
   CHECK(*spec.working_dir == "/etc/readygate"); // the config's directory
@@ -148,13 +148,11 @@ stdout_contains = "ready"
 stdout_matches = ['v[0-9]+\.[0-9]+', '^ok']
 stderr_contains = ["a", "b"]
 stderr_matches = '^$')");
-  CHECK(spec.stdout_contains == std::vector<std::string>{"ready"});
-  REQUIRE(spec.stdout_matches.size() == 2);
-  CHECK(spec.stdout_matches[0].text == "v[0-9]+\\.[0-9]+");
-  CHECK(spec.stdout_matches[1].text == "^ok");
-  CHECK(spec.stderr_contains == std::vector<std::string>{"a", "b"});
-  REQUIRE(spec.stderr_matches.size() == 1);
-  CHECK(spec.stderr_matches[0].text == "^$");
+  CHECK(testutil::described(spec.stdout_expectations)
+        == std::vector<std::string>{
+          "contains \"ready\"", "matches /v[0-9]+\\.[0-9]+/", "matches /^ok/"});
+  CHECK(testutil::described(spec.stderr_expectations)
+        == std::vector<std::string>{"contains \"a\"", "contains \"b\"", "matches /^$/"});
 }
 
 TEST_CASE("checks::parse_command: an invalid regular expression is a config error naming its key",
@@ -279,7 +277,7 @@ stderr_contains = "warming done")");
   CHECK(result.findings[0].expected == "contains \"ready\"");
   CHECK(result.findings[0].found == "v1\\nstatus: down\\n");
   CHECK(result.findings[1].subject == "stdout");
-  CHECK(result.findings[1].expected == "matches \"^status: (up|ok)$\"");
+  CHECK(result.findings[1].expected == "matches /^status: (up|ok)$/");
   CHECK(result.findings[2].subject == "stderr");
   CHECK(result.findings[2].expected == "contains \"warming done\"");
   CHECK(result.findings[2].found == "warming\\n");
@@ -333,11 +331,10 @@ TEST_CASE("checks::evaluate_command: a truncated output is judged only where tha
   const auto missing = checks::evaluate_command(
     parsed("argv = [\"x\"]\nstdout_contains = \"done\"\noutput_limit = 24"), outcome);
   CHECK(missing.status == Status::error);
-  CHECK(
-    missing.message
-    == "stdout is longer than output_limit (24 bytes); raise it to judge \"contains \"done\"\"");
+  CHECK(missing.message
+        == "stdout is longer than output_limit (24 bytes); raise it to judge contains \"done\"");
   REQUIRE(missing.findings.size() == 1);
-  CHECK(missing.findings[0].found == "more than output_limit (24 bytes) of output; not judged");
+  CHECK(missing.findings[0].found == "more than output_limit (24 bytes); not judged");
 
   // A pattern is never judged on part of an output ('$' would match at the cut).
   const auto pattern =
@@ -362,9 +359,9 @@ TEST_CASE("checks::evaluate_command: a pattern too costly for the output is an e
   const auto spec = parsed("argv = [\"x\"]\nstdout_matches = '(a|b)*c'");
   const auto result = checks::evaluate_command(spec, exited(0, std::string(65536, 'a')));
   CHECK(result.status == Status::error);
-  CHECK(result.message == "stdout: pattern \"(a|b)*c\" is too costly to match against it");
+  CHECK(result.message == "stdout: the pattern /(a|b)*c/ is too costly to match against it");
   REQUIRE(result.findings.size() == 1);
-  CHECK(result.findings[0].found == "too costly to match against this output; not judged");
+  CHECK(result.findings[0].found == "too costly to match; not judged");
 }
 
 // --- run_command (the probe, through a fake runner) ---

@@ -5,6 +5,16 @@
 
 namespace testutil {
 
+std::vector<std::string>
+described(const std::vector<hook::Expectation>& expectations)
+{
+  std::vector<std::string> texts;
+  for (const auto& expectation : expectations) {
+    texts.push_back(expectation.describe());
+  }
+  return texts;
+}
+
 TempDir::TempDir()
 {
   std::random_device random;

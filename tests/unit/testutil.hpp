@@ -3,6 +3,7 @@
 
 #include <config/config.hpp>
 #include <hook/check.hpp>
+#include <hook/expect.hpp>
 #include <hook/util/result.hpp>
 
 #include <catch2/catch.hpp>
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 // Catch2 would otherwise pick boost::system::result's operator<<, which needs T streamable.
 namespace Catch {
@@ -53,6 +55,9 @@ public:
 private:
   std::filesystem::path m_path;
 };
+
+// Return what each of `expectations` expects, as findings word it.
+std::vector<std::string> described(const std::vector<hook::Expectation>& expectations);
 
 // Write `content` to `path`, creating parent directories.
 void write_file(const std::filesystem::path& path, std::string_view content);
