@@ -2,11 +2,12 @@
 
 #include <checks/check_kind.hpp>
 #include <config/config.hpp>
-#include <hook/report/reporter.hpp>
-#include <hook/util/duration.hpp>
+#include <config/keys.hpp>
+#include <hook/outcome.hpp>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace hook {
@@ -21,290 +22,306 @@ usage(std::string message)
   return util::make_error(Errc::usage, std::move(message));
 }
 
-// Reads "--name value" and "--name=value" from a list of arguments.
-class ArgumentCursor
+std::string_view
+first_word(std::string_view name)
 {
-public:
-  explicit ArgumentCursor(std::span<const std::string_view> args)
-      : m_args(args)
-  {}
-
-  bool
-  done() const
-  {
-    return m_next >= m_args.size();
-  }
-  std::string_view
-  peek() const
-  {
-    return m_args[m_next];
-  }
-  std::string_view
-  take()
-  {
-    return m_args[m_next++];
-  }
-
-  // If the next argument is option `name`, consume it and its value into `value`.
-  util::Result<bool>
-  take_option(std::string_view name, std::string& value)
-  {
-    const auto arg = peek();
-    if (arg == name) {
-      ++m_next;
-      if (done()) {
-        return usage(fmt::format("option {} needs a value", name));
-      }
-      value = std::string(take());
-      return true;
-    }
-    if (arg.size() > name.size() && arg.substr(0, name.size()) == name && arg[name.size()] == '=') {
-      ++m_next;
-      value = std::string(arg.substr(name.size() + 1));
-      return true;
-    }
-    return false;
-  }
-
-private:
-  std::span<const std::string_view> m_args;
-  std::size_t m_next = 0;
-};
-
-std::vector<std::string>
-split_list(std::string_view text)
-{
-  std::vector<std::string> items;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const auto comma = text.find(',', start);
-    const auto item =
-      text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
-    if (!item.empty()) {
-      items.emplace_back(item);
-    }
-    if (comma == std::string_view::npos) {
-      break;
-    }
-    start = comma + 1;
-  }
-  return items;
+  return name.substr(0, name.find(' '));
 }
 
-// Parse the options after `command`; `allowed` lists the options it takes.
-util::Result<void>
-parse_options(ArgumentCursor& cursor,
-              CliOptions& options,
-              std::string_view command,
-              std::vector<std::string_view> allowed)
+// Return the commands whose name starts with the word `word`.
+std::vector<const CliCommand*>
+commands_named(std::string_view word, std::span<const CliCommand> commands)
 {
-  const auto takes = [&](std::string_view name) {
-    return std::find(allowed.begin(), allowed.end(), name) != allowed.end();
-  };
-  while (!cursor.done()) {
-    const auto arg = cursor.peek();
+  std::vector<const CliCommand*> found;
+  for (const auto& command : commands) {
+    if (first_word(command.name) == word) {
+      found.push_back(&command);
+    }
+  }
+  return found;
+}
+
+std::vector<std::string_view>
+required_options(const CliCommand& command)
+{
+  return command.required != nullptr ? command.required() : std::vector<std::string_view>{};
+}
+
+// Return the usage line of `command`: "readygate check [--config FILE] [--only ID,...]".
+std::string
+synopsis(const CliCommand& command)
+{
+  std::string line = fmt::format("readygate {}", command.name);
+  const auto required = required_options(command);
+  for (const auto& option : command.options) {
+    const bool needed = std::find(required.begin(), required.end(), option.name) != required.end();
+    auto text = option.value.empty() ? std::string(option.name)
+                                     : fmt::format("{} {}", option.name, option.value);
+    if (!needed) {
+      text = fmt::format("[{}]", text);
+    }
+    if (option.repeatable) {
+      text += "...";
+    }
+    line += " " + text;
+  }
+  return line;
+}
+
+std::string
+command_help(const CliCommand& command)
+{
+  std::string text = fmt::format("usage: {}\n\n{}", synopsis(command), command.description);
+  if (!command.options.empty()) {
+    std::size_t width = 0;
+    for (const auto& option : command.options) {
+      width = std::max(width, option.name.size() + 1 + option.value.size());
+    }
+    text += "\noptions:\n";
+    for (const auto& option : command.options) {
+      const auto name = option.value.empty() ? std::string(option.name)
+                                             : fmt::format("{} {}", option.name, option.value);
+      text += fmt::format(
+        "  {:<{}}  {}{}\n", name, width, option.doc, option.repeatable ? " (may be repeated)" : "");
+    }
+  }
+  return text;
+}
+
+std::string
+kinds_list()
+{
+  std::string text;
+  for (const auto& kind : checks::builtin_check_kinds()) {
+    text += fmt::format("  {:<10} {}\n", kind.name, kind.summary);
+  }
+  return text;
+}
+
+std::string
+overview(std::span<const CliCommand> commands)
+{
+  std::string text =
+    "readygate: keep a server out of traffic until it proves it is the release\n\nusage:\n";
+  for (const auto& command : commands) {
+    text += fmt::format("  {}\n", synopsis(command));
+  }
+  text += "  readygate help [COMMAND | KIND]\n";
+  text += "  readygate --version | --help | <command> --help\n\ncommands:\n";
+  for (const auto& command : commands) {
+    text += fmt::format("  {:<16} {}\n", command.name, command.summary);
+  }
+  text += "\ncheck kinds (readygate help KIND lists its keys):\n" + kinds_list();
+  text +=
+    fmt::format("\nThe config is --config, else $READYGATE_CONFIG, else {}.\n\n"
+                "exit codes:\n"
+                "  {:<3} every check passed: admit the host\n"
+                "  {:<3} a check failed: the host is not the release\n"
+                "  {:<3} a check could not be verified (timeout, unreachable, permission denied)\n"
+                "  {:<3} bad usage\n"
+                "  {:<3} bad configuration\n",
+                config::k_default_config_path,
+                k_exit_pass,
+                k_exit_fail,
+                k_exit_error,
+                k_exit_usage,
+                k_exit_config);
+  return text;
+}
+
+std::string
+kind_help(const checks::CheckKind& kind)
+{
+  return fmt::format("kind = \"{}\": {}\n\nkeys:\n{}\nkeys of every check:\n{}",
+                     kind.name,
+                     kind.summary,
+                     config::describe_keys(kind.keys()),
+                     config::describe_keys(config::common_check_keys()));
+}
+
+// Parse the options after the command's name into `invocation`.
+util::Result<void>
+parse_options(std::span<const std::string_view> args, std::size_t next, Invocation& invocation)
+{
+  const auto& command = *invocation.command;
+  const auto word = first_word(command.name);
+  while (next < args.size()) {
+    const auto arg = args[next++];
     if (arg == "--help" || arg == "-h") {
-      options.command = Command::help;
-      options.help_topic = std::string(command);
+      invocation.builtin = Invocation::Builtin::help;
+      invocation.help_topic = std::string(word);
       return {};
     }
-    std::string value;
-    bool matched = false;
-    for (const auto name : allowed) {
-      RG_TRY_ASSIGN(const bool found, cursor.take_option(name, value));
-      if (!found) {
-        continue;
-      }
-      matched = true;
-      if (name == "--config") {
-        options.config = value;
-      } else if (name == "--format") {
-        if (report::find_report_format(value) == nullptr) {
-          std::vector<std::string_view> names;
-          for (const auto& format : report::report_formats()) {
-            names.push_back(format.name);
-          }
-          return usage(fmt::format(
-            "unknown report format \"{}\" (expected one of: {})", value, fmt::join(names, ", ")));
-        }
-        options.format = value;
-      } else if (name == "--only") {
-        // Repeated --only options add up: a later one must not silently unselect (and so skip)
-        // the checks an earlier one named.
-        const auto ids = split_list(value);
-        if (ids.empty()) {
-          return usage("--only needs at least one check id");
-        }
-        options.only.insert(options.only.end(), ids.begin(), ids.end());
-      } else if (name == "--deadline") {
-        auto deadline = util::parse_duration(value);
-        if (!deadline || deadline->count() == 0) {
-          return usage(fmt::format("--deadline: {}",
-                                   deadline ? "must be longer than 0s" : deadline.error().message));
-        }
-        options.deadline = *deadline;
-      } else if (name == "--root") {
-        options.root = value;
-      } else if (name == "--exclude") {
-        if (value.empty()) {
-          return usage("--exclude needs a glob");
-        }
-        options.excludes.push_back(value);
-      }
-      break;
-    }
-    if (!matched) {
+    const auto equals = arg.find('=');
+    const auto name = arg.substr(0, equals);
+    const auto option = std::find_if(command.options.begin(),
+                                     command.options.end(),
+                                     [&](const CliOption& known) { return known.name == name; });
+    if (option == command.options.end()) {
       return usage(
-        arg.starts_with("-") && !takes(arg)
-          ? fmt::format("{}: unknown option {} (see readygate {} --help)", command, arg, command)
+        arg.starts_with("-")
+          ? fmt::format("{}: unknown option {} (see readygate {} --help)", word, name, word)
           : fmt::format(
-            "{}: unexpected argument \"{}\" (see readygate {} --help)", command, arg, command));
+            "{}: unexpected argument \"{}\" (see readygate {} --help)", word, arg, word));
+    }
+    std::string value;
+    if (option->value.empty()) {
+      if (equals != std::string_view::npos) {
+        return usage(fmt::format("option {} takes no value", name));
+      }
+    } else if (equals != std::string_view::npos) {
+      value = std::string(arg.substr(equals + 1));
+    } else if (next < args.size()) {
+      value = std::string(args[next++]);
+    } else {
+      return usage(fmt::format("option {} needs a value", name));
+    }
+    if (option->validate != nullptr) {
+      auto valid = option->validate(value);
+      if (!valid) {
+        return usage(std::move(valid.error().message));
+      }
+    }
+    auto& values = invocation.values[std::string(name)];
+    if (!option->repeatable) {
+      values.clear();
+    }
+    values.push_back(std::move(value));
+  }
+  for (const auto required : required_options(command)) {
+    if (!invocation.has(required)) {
+      const auto option =
+        std::find_if(command.options.begin(), command.options.end(), [&](const CliOption& known) {
+          return known.name == required;
+        });
+      return usage(fmt::format("{}: missing {} {}", command.name, required, option->value));
     }
   }
   return {};
 }
 
-constexpr std::string_view k_overview =
-  R"(readygate: keep a server out of traffic until it proves it is the release
-
-usage:
-  readygate check    [--config FILE] [--format FORMAT] [--only ID,...] [--deadline DURATION]
-  readygate config   validate [--config FILE]
-  readygate manifest create --root DIR [--exclude GLOB]... > FILE
-  readygate --version | --help | <command> --help
-
-The config is --config, else $READYGATE_CONFIG, else /etc/readygate/readygate.toml.
-
-exit codes:
-  0   every check passed: admit the host
-  1   a check failed: the host is not the release
-  2   a check could not be verified (timeout, unreachable, permission denied)
-  64  bad usage
-  78  bad configuration
-)";
-
-constexpr std::string_view k_check_help =
-  R"(usage: readygate check [--config FILE] [--format FORMAT] [--only ID,...] [--deadline DURATION]
-
-Run every check once (retrying those with retry = true until the deadline), print a report on
-standard output and exit with the verdict: 0 pass, 1 fail, 2 error (could not verify).
-
-options:
-  --config FILE        the configuration (default: $READYGATE_CONFIG, else /etc/readygate/readygate.toml)
-  --format FORMAT      report format: {}
-  --only ID,...        run only these checks; the others are reported as skipped
-  --deadline DURATION  the whole run's deadline, overriding [gate] deadline (e.g. "90s", "5m")
-
-check kinds:
-{})";
-
-constexpr std::string_view k_config_help = R"(usage: readygate config validate [--config FILE]
-
-Read the configuration and build every check without touching the host. Exit 0 when it is valid,
-78 with file:line:col and what was expected when it is not.
-)";
-
-constexpr std::string_view k_manifest_help =
-  R"(usage: readygate manifest create --root DIR [--exclude GLOB]... > FILE
-
-Write the manifest of the tree at DIR to standard output: one line per path with its type, mode,
-owner, size, SHA-256 and symlink target, sorted, under a header carrying the digest of the whole
-manifest. Run it at release time over the built application tree; the files check compares a
-host's tree with it.
-
-options:
-  --root DIR       the tree to record (a symlink to it is followed; symlinks inside it are not)
-  --exclude GLOB   leave out paths matching GLOB (runtime paths such as "var/log/**", "*.pid");
-                   the check ignores them too. May be repeated.
-)";
-
 } // namespace
 
-util::Result<CliOptions>
-parse_cli(std::span<const std::string_view> args)
+bool
+Invocation::has(std::string_view option) const
 {
-  CliOptions options;
+  return values.find(option) != values.end();
+}
+
+std::optional<std::string>
+Invocation::value(std::string_view option) const
+{
+  const auto found = values.find(option);
+  if (found == values.end() || found->second.empty()) {
+    return std::nullopt;
+  }
+  return found->second.back();
+}
+
+std::vector<std::string>
+Invocation::values_of(std::string_view option) const
+{
+  const auto found = values.find(option);
+  return found == values.end() ? std::vector<std::string>{} : found->second;
+}
+
+util::Result<Invocation>
+parse_cli(std::span<const std::string_view> args, std::span<const CliCommand> commands)
+{
+  Invocation invocation;
   if (args.empty()) {
     return usage("no command given (see readygate --help)");
   }
-  ArgumentCursor cursor(args);
-  const auto command = cursor.take();
-  if (command == "--help" || command == "-h" || command == "help") {
-    options.command = Command::help;
-    if (command == "help" && !cursor.done()) {
-      options.help_topic = std::string(cursor.take());
+  const auto first = args[0];
+  if (first == "--help" || first == "-h" || first == "help") {
+    invocation.builtin = Invocation::Builtin::help;
+    if (first == "help" && args.size() > 1) {
+      invocation.help_topic = std::string(args[1]);
+      if (args.size() > 2) {
+        return usage(fmt::format("help: unexpected argument \"{}\"", args[2]));
+      }
     }
-    return options;
+    return invocation;
   }
-  if (command == "--version" || command == "-V") {
-    options.command = Command::version;
-    return options;
+  if (first == "--version" || first == "-V") {
+    invocation.builtin = Invocation::Builtin::version;
+    return invocation;
   }
-  if (command == "check") {
-    options.command = Command::check;
-    RG_TRY(
-      parse_options(cursor, options, "check", {"--config", "--format", "--only", "--deadline"}));
-    return options;
-  }
-  if (command == "config" || command == "manifest") {
-    const std::string_view sub = command == "config" ? "validate" : "create";
-    if (cursor.done()) {
-      return usage(fmt::format("{}: missing subcommand (expected \"{}\")", command, sub));
+  const auto named = commands_named(first, commands);
+  if (named.empty()) {
+    std::vector<std::string_view> words;
+    for (const auto& command : commands) {
+      if (std::find(words.begin(), words.end(), first_word(command.name)) == words.end()) {
+        words.push_back(first_word(command.name));
+      }
     }
-    const auto given = cursor.take();
-    if (given == "--help" || given == "-h") {
-      options.command = Command::help;
-      options.help_topic = std::string(command);
-      return options;
+    return usage(
+      fmt::format("unknown command \"{}\" (expected {} or --help)", first, fmt::join(words, ", ")));
+  }
+  std::size_t next = 1;
+  if (named.front()->name.find(' ') == std::string_view::npos) {
+    invocation.command = named.front();
+  } else {
+    // A command with subcommands: "config validate", "manifest create".
+    std::vector<std::string_view> subs;
+    for (const auto* command : named) {
+      subs.push_back(command->name.substr(command->name.find(' ') + 1));
     }
-    if (given != sub) {
+    if (args.size() < 2) {
       return usage(
-        fmt::format("{}: unknown subcommand \"{}\" (expected \"{}\")", command, given, sub));
+        fmt::format("{}: missing subcommand (expected \"{}\")", first, fmt::join(subs, "\", \"")));
     }
-    if (command == "config") {
-      options.command = Command::config_validate;
-      RG_TRY(parse_options(cursor, options, "config", {"--config"}));
-      return options;
+    const auto given = args[1];
+    if (given == "--help" || given == "-h") {
+      invocation.builtin = Invocation::Builtin::help;
+      invocation.help_topic = std::string(first);
+      return invocation;
     }
-    options.command = Command::manifest_create;
-    RG_TRY(parse_options(cursor, options, "manifest", {"--root", "--exclude"}));
-    if (options.command == Command::manifest_create && !options.root) {
-      return usage("manifest create: missing --root DIR");
+    for (std::size_t i = 0; i < named.size(); ++i) {
+      if (subs[i] == given) {
+        invocation.command = named[i];
+      }
     }
-    return options;
+    if (invocation.command == nullptr) {
+      return usage(fmt::format("{}: unknown subcommand \"{}\" (expected \"{}\")",
+                               first,
+                               given,
+                               fmt::join(subs, "\", \"")));
+    }
+    next = 2;
   }
-  return usage(
-    fmt::format("unknown command \"{}\" (expected check, config, manifest or --help)", command));
+  RG_TRY(parse_options(args, next, invocation));
+  return invocation;
 }
 
-std::string
-help_text(std::string_view topic)
+util::Result<std::string>
+help_text(std::string_view topic, std::span<const CliCommand> commands)
 {
-  if (topic == "check") {
-    std::vector<std::string_view> formats;
-    for (const auto& format : report::report_formats()) {
-      formats.push_back(format.name);
+  if (topic.empty()) {
+    return overview(commands);
+  }
+  const auto named = commands_named(topic, commands);
+  if (!named.empty()) {
+    std::string text;
+    for (const auto* command : named) {
+      text += (text.empty() ? "" : "\n") + command_help(*command);
     }
-    std::string kinds;
-    for (const auto& kind : checks::builtin_check_kinds()) {
-      kinds += fmt::format("  {:<10} {}\n", kind.name, kind.summary);
+    if (topic == "check") {
+      text += "\ncheck kinds (readygate help KIND lists its keys):\n" + kinds_list();
     }
-    return fmt::format(k_check_help, fmt::join(formats, ", "), kinds);
+    return text;
   }
-  if (topic == "config") {
-    return std::string(k_config_help);
+  if (const auto* kind = checks::find_check_kind(topic)) {
+    return kind_help(*kind);
   }
-  if (topic == "manifest") {
-    return std::string(k_manifest_help);
-  }
-  return std::string(k_overview);
+  return usage(fmt::format("help: no command or check kind called \"{}\"", topic));
 }
 
 std::filesystem::path
-config_path(const CliOptions& options)
+config_path(const Invocation& invocation)
 {
-  if (options.config) {
-    return *options.config;
+  if (auto given = invocation.value("--config")) {
+    return *given;
   }
   if (const char* from_env = std::getenv("READYGATE_CONFIG");
       from_env != nullptr && *from_env != '\0') {

@@ -1,169 +1,117 @@
 #include "commands.hpp"
 
-#include <checks/check_kind.hpp>
-#include <checks/files/manifest.hpp>
-#include <config/config.hpp>
 #include <hook/report/reporter.hpp>
-#include <hook/runner.hpp>
-#include <hook/util/http.hpp>
-#include <hook/util/subprocess.hpp>
-#include <hook/util/text.hpp>
+#include <hook/util/duration.hpp>
 
 #include <fmt/format.h>
 
-#include <unistd.h>
-
-#include <algorithm>
-#include <cstdlib>
-#include <iostream>
-#include <set>
+#include <array>
+#include <string>
+#include <vector>
 
 namespace hook {
 
 namespace {
 
-struct LoadedPlan
+util::Result<void>
+known_format(std::string_view value)
 {
-  config::Config config;
-  std::vector<PlannedCheck> checks;
-};
-
-// How long reading the configuration may take when no --deadline says otherwise.
-constexpr std::chrono::seconds k_config_read_timeout{30};
-
-util::Result<LoadedPlan>
-load_plan(const CliOptions& options, std::stop_token stop = {})
-{
-  const auto read_by = util::time_after(
-    util::Clock::now(),
-    options.deadline.value_or(
-      std::chrono::duration_cast<std::chrono::milliseconds>(k_config_read_timeout)));
-  RG_TRY_ASSIGN(auto config, config::load_config(config_path(options), read_by, std::move(stop)));
-  RG_TRY_ASSIGN(auto planned, checks::instantiate(config));
-  return LoadedPlan{std::move(config), std::move(planned)};
-}
-
-// Print each line of `error` (a config error may list several problems) and return exit 78.
-int
-report_config_error(const util::Error& error)
-{
-  std::string_view rest = error.message;
-  while (!rest.empty()) {
-    const auto end = rest.find('\n');
-    std::cerr << "readygate: " << rest.substr(0, end) << '\n';
-    rest = end == std::string_view::npos ? std::string_view() : rest.substr(end + 1);
-  }
-  return k_exit_config;
-}
-
-std::string
-host_name()
-{
-  char buffer[256] = {};
-  if (gethostname(buffer, sizeof buffer - 1) != 0) {
+  if (report::find_report_format(value) != nullptr) {
     return {};
   }
-  return buffer;
+  std::vector<std::string_view> names;
+  for (const auto& format : report::report_formats()) {
+    names.push_back(format.name);
+  }
+  return util::make_error(util::Errc::usage,
+                          fmt::format("unknown report format \"{}\" (expected one of: {})",
+                                      value,
+                                      fmt::join(names, ", ")));
 }
 
-report::Colour
-colour_for(std::string_view format)
+util::Result<void>
+positive_duration(std::string_view value)
 {
-  const char* no_colour = std::getenv("NO_COLOR");
-  const bool wanted =
-    format == "human" && isatty(STDOUT_FILENO) == 1 && (no_colour == nullptr || *no_colour == '\0');
-  return wanted ? report::Colour::yes : report::Colour::no;
+  auto parsed = util::parse_duration(value);
+  if (!parsed) {
+    return util::make_error(util::Errc::usage,
+                            fmt::format("--deadline: {}", parsed.error().message));
+  }
+  if (parsed->count() == 0) {
+    return util::make_error(util::Errc::usage, "--deadline: must be longer than 0s");
+  }
+  return {};
 }
+
+util::Result<void>
+not_empty(std::string_view value)
+{
+  if (value.empty() || value.find_first_not_of(',') == std::string_view::npos) {
+    return util::make_error(util::Errc::usage, "the option needs a value that is not empty");
+  }
+  return {};
+}
+
+constexpr CliOption k_config{
+  "--config",
+  "FILE",
+  "the configuration (default: $READYGATE_CONFIG, else /etc/readygate/readygate.toml)"};
+
+// clang-format off
+constexpr std::array k_check_options = {
+  k_config,
+  CliOption{"--format",   "FORMAT",   "report format: human, json, junit, tap, prometheus", false, &known_format},
+  CliOption{"--only",     "ID,...",   "run only these checks; the others are reported as skipped", true, &not_empty},
+  CliOption{"--tag",      "TAG",      "run only the checks with this tag", true, &not_empty},
+  CliOption{"--skip-tag", "TAG",      "leave out the checks with this tag", true, &not_empty},
+  CliOption{"--deadline", "DURATION", "the whole run's deadline, overriding [gate] deadline (e.g. \"90s\", \"5m\")", false, &positive_duration},
+};
+constexpr std::array k_config_options = {k_config};
+constexpr std::array k_manifest_options = {
+  CliOption{"--root",    "DIR",  "the tree to record (a symlink to it is followed; symlinks inside it are not)", false, &not_empty},
+  CliOption{"--exclude", "GLOB", "leave out paths matching GLOB (runtime paths such as \"var/log/**\", \"*.pid\"); the check ignores them too", true, &not_empty},
+};
+// clang-format on
+
+std::vector<std::string_view>
+manifest_required()
+{
+  return {"--root"};
+}
+
+constexpr std::string_view k_check_description =
+  R"(Run every selected check once (retrying those with retry = true until the deadline), print a
+report on standard output and exit with the verdict: 0 pass, 1 fail, 2 error (could not verify).
+Checks left out by --only, --tag or --skip-tag are reported as skipped and do not hold back the
+checks that depend on them; a filter that matches no check is a usage error (64).
+)";
+
+constexpr std::string_view k_config_description =
+  R"(Read the configuration and build every check without touching the host. Exit 0 when it is
+valid, 78 with file:line:col and what was expected for every problem found when it is not.
+)";
+
+constexpr std::string_view k_manifest_description =
+  R"(Write the manifest of the tree at DIR to standard output: one line per path with its type,
+mode, owner, size, SHA-256 and symlink target, sorted, under a header carrying the digest of the
+whole manifest. Run it at release time over the built application tree; the files check compares
+a host's tree with it.
+)";
+
+// clang-format off
+constexpr std::array k_commands = {
+  CliCommand{"check",           "run the checks once, print a report, exit with the verdict", k_check_options,    k_check_description,    &run_check_command,           true,  nullptr},
+  CliCommand{"config validate", "check the configuration without touching the host",         k_config_options,   k_config_description,   &run_config_validate_command, false, nullptr},
+  CliCommand{"manifest create", "write the release manifest of an application tree",          k_manifest_options, k_manifest_description, &run_manifest_create_command, false, &manifest_required},
+};
+// clang-format on
 
 } // namespace
 
-int
-run_check_command(const CliOptions& options, std::stop_token stop, bool& abandoned)
+std::span<const CliCommand>
+cli_commands()
 {
-  auto plan = load_plan(options, stop);
-  if (!plan) {
-    return report_config_error(plan.error());
-  }
-  if (!options.only.empty()) {
-    std::set<std::string, std::less<>> wanted(options.only.begin(), options.only.end());
-    for (auto& check : plan->checks) {
-      check.selected = wanted.erase(check.id) > 0;
-    }
-    if (!wanted.empty()) {
-      std::cerr << fmt::format("readygate: --only: no check with id \"{}\" in {}\n",
-                               *wanted.begin(),
-                               plan->config.path.string());
-      return k_exit_usage;
-    }
-  }
-
-  RunOptions run_options;
-  run_options.deadline = options.deadline.value_or(plan->config.gate.deadline);
-  run_options.retry_interval = plan->config.gate.retry_interval;
-  run_options.concurrency = plan->config.gate.concurrency;
-  run_options.stop = stop;
-  // Retries are logged on standard error (the journal, under systemd), so an operator can see
-  // why a boot is still waiting; the report itself comes once, at the end, on standard output.
-  run_options.on_progress = [interval = run_options.retry_interval](const Progress& progress) {
-    if (progress.will_retry) {
-      std::cerr << fmt::format("readygate: {} ({}): attempt {}: {}: {}; retrying in {}\n",
-                               util::printable(progress.check.id),
-                               progress.check.kind,
-                               progress.attempt,
-                               status_name(progress.result.status),
-                               util::printable(progress.result.message),
-                               util::format_duration(interval));
-    }
-  };
-
-  Engine engine(Probes(), run_options.concurrency);
-  const auto summary = engine.run(plan->checks, run_options);
-  abandoned = engine.abandoned_attempts() > 0;
-
-  const auto* format = report::find_report_format(options.format);
-  const auto hostname = host_name();
-  report::ReportOptions report_options;
-  report_options.colour = colour_for(options.format);
-  report_options.hostname = hostname;
-  format->write(std::cout, summary, report_options);
-  std::cout.flush();
-  if (!std::cout) {
-    // A report nobody can read (a full disk, a closed pipe) must not admit the host.
-    std::cerr << "readygate: cannot write the report to standard output\n";
-    return k_exit_error;
-  }
-  return exit_code_for(summary.verdict);
-}
-
-int
-run_config_validate_command(const CliOptions& options)
-{
-  auto plan = load_plan(options);
-  if (!plan) {
-    return report_config_error(plan.error());
-  }
-  std::cout << fmt::format("{}: valid: {} check{}, deadline {}\n",
-                           plan->config.path.string(),
-                           plan->checks.size(),
-                           plan->checks.size() == 1 ? "" : "s",
-                           util::format_duration(plan->config.gate.deadline));
-  return 0;
-}
-
-int
-run_manifest_create_command(const CliOptions& options)
-{
-  auto written = checks::files::write_manifest(*options.root, options.excludes, std::cout);
-  std::cout.flush();
-  if (!written) {
-    std::cerr << "readygate: manifest create: " << written.error().message << '\n';
-    return written.error().code == util::Errc::usage ? k_exit_usage : k_exit_error;
-  }
-  if (!std::cout) {
-    std::cerr << "readygate: manifest create: cannot write to standard output\n";
-    return k_exit_error;
-  }
-  return 0;
+  return k_commands;
 }
 
 } // namespace hook

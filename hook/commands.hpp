@@ -1,23 +1,21 @@
-// What each command of the CLI does. Each returns the process exit code.
+// THE table of commands. Adding a command: its run function in hook/<name>_command.cpp, its row
+// here (keep the table sorted), its section in the README; --help comes from the row.
 #pragma once
 
 #include <hook/cli.hpp>
-#include <hook/outcome.hpp>
 
+#include <span>
 #include <stop_token>
 
 namespace hook {
 
 // --- Interface ---
 
-// Run the checks once and print the report; `stop` ends the run early with what finished.
-// Sets `abandoned` when a check thread was left running (the caller must then _Exit).
-int run_check_command(const CliOptions& options, std::stop_token stop, bool& abandoned);
+// Return the commands, sorted by name.
+std::span<const CliCommand> cli_commands();
 
-// Load the config and build every check without running any.
-int run_config_validate_command(const CliOptions& options);
-
-// Write the manifest of `options.root` to standard output.
-int run_manifest_create_command(const CliOptions& options);
+int run_check_command(const Invocation& invocation, std::stop_token stop);
+int run_config_validate_command(const Invocation& invocation, std::stop_token stop);
+int run_manifest_create_command(const Invocation& invocation, std::stop_token stop);
 
 } // namespace hook

@@ -1,6 +1,7 @@
 // parse CLI -> load config -> plan checks -> run -> report -> exit
 #include <hook/cli.hpp>
 #include <hook/commands.hpp>
+#include <hook/outcome.hpp>
 #include <hook/util/http.hpp>
 #include <hook/util/result.hpp>
 
@@ -78,38 +79,33 @@ int
 run(int argc, char** argv)
 {
   std::vector<std::string_view> args(argv + 1, argv + argc);
-  auto options = hook::parse_cli(args);
-  if (!options) {
-    std::cerr << "readygate: " << options.error().message << '\n';
+  const auto commands = hook::cli_commands();
+  auto invocation = hook::parse_cli(args, commands);
+  if (!invocation) {
+    std::cerr << "readygate: " << invocation.error().message << '\n';
     return hook::k_exit_usage;
   }
-  switch (options->command) {
-  case hook::Command::help:
-    std::cout << hook::help_text(options->help_topic);
-    return 0;
-  case hook::Command::version:
-    std::cout << "readygate " << RG_VERSION << '\n';
-    return 0;
-  case hook::Command::config_validate:
-    return hook::run_config_validate_command(*options);
-  case hook::Command::manifest_create:
-    return hook::run_manifest_create_command(*options);
-  case hook::Command::check: {
-    std::stop_source stop;
-    watch_stop_signals(stop);
-    bool abandoned = false;
-    const int code = hook::run_check_command(*options, stop.get_token(), abandoned);
-    if (abandoned) {
-      // A check thread is still stuck in a call that ignored its deadline; do not wait for it
-      // (or run static destructors under it).
-      std::cout.flush();
-      std::cerr.flush();
-      std::_Exit(code);
+  switch (invocation->builtin) {
+  case hook::Invocation::Builtin::help: {
+    auto text = hook::help_text(invocation->help_topic, commands);
+    if (!text) {
+      std::cerr << "readygate: " << text.error().message << '\n';
+      return hook::k_exit_usage;
     }
-    return code;
+    std::cout << *text;
+    return hook::k_exit_pass;
   }
+  case hook::Invocation::Builtin::version:
+    std::cout << "readygate " << RG_VERSION << '\n';
+    return hook::k_exit_pass;
+  case hook::Invocation::Builtin::none:
+    break;
   }
-  return hook::k_exit_usage;
+  std::stop_source stop;
+  if (invocation->command->watches_signals) {
+    watch_stop_signals(stop);
+  }
+  return invocation->command->run(*invocation, stop.get_token());
 }
 
 } // namespace

@@ -362,3 +362,85 @@ TOML
   run bash -c '"$0" check --config "$1" <&- >&-' "$READYGATE" "$fail"
   [ "$status" -eq 1 ]
 }
+
+@test "--tag and --skip-tag select checks by their tags; dependencies left out do not hold back" {
+  config=$(write_config <<'TOML'
+[[check]]
+id = "db"
+kind = "command"
+argv = ["false"]
+tags = ["db"]
+
+[[check]]
+id = "web"
+kind = "command"
+argv = ["true"]
+tags = ["web", "fast"]
+depends_on = ["db"]
+
+[[check]]
+id = "slow"
+kind = "command"
+argv = ["false"]
+tags = ["web", "slow"]
+TOML
+)
+  run "$READYGATE" check --config "$config" --tag web --skip-tag slow --format json
+  echo "$output"
+  [ "$status" -eq 0 ]
+  python3 - "$output" <<'PY'
+import json, sys
+checks = {c["id"]: c for c in json.loads(sys.argv[1])["checks"]}
+assert checks["db"]["status"] == "skip" and "--tag" in checks["db"]["message"], checks["db"]
+assert checks["web"]["status"] == "pass", checks["web"]
+assert checks["slow"]["status"] == "skip" and "--skip-tag" in checks["slow"]["message"], checks["slow"]
+PY
+  run "$READYGATE" check --config "$config" --tag web
+  [ "$status" -eq 1 ]
+  run "$READYGATE" check --config "$config"
+  [ "$status" -eq 1 ]
+  run "$READYGATE" check --config "$config" --tag nosuch
+  [ "$status" -eq 64 ]
+  [[ "$output" == *'no check has the tag "nosuch"'* ]]
+}
+
+@test "readygate help KIND lists the kind's keys; an unknown topic is bad usage" {
+  run "$READYGATE" help http
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"url"*"string (required)"* ]]
+  [[ "$output" == *"proxy"* ]]
+  [[ "$output" == *"depends_on"* ]]
+  run "$READYGATE" help check
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"--skip-tag TAG"* ]]
+  run "$READYGATE" help nosuch
+  [ "$status" -eq 64 ]
+}
+
+@test "config validate lists every problem, unknown keys first with a suggestion, the same in every kind" {
+  config=$(write_config <<'TOML'
+[[check]]
+id = "cmd"
+kind = "command"
+agrv = ["true"]
+
+[[check]]
+id = "api"
+kind = "http"
+ulr = "http://127.0.0.1:1/"
+
+[[check]]
+id = "port"
+kind = "tcp"
+address = "127.0.0.1:99999"
+TOML
+)
+  run "$READYGATE" config validate --config "$config"
+  echo "$output"
+  [ "$status" -eq 78 ]
+  [[ "${lines[0]}" == *':4:8: check "cmd" (command): unknown key "agrv" (did you mean "argv"?)' ]]
+  [[ "${lines[1]}" == *':9:7: check "api" (http): unknown key "ulr" (did you mean "url"?)' ]]
+  [[ "${lines[2]}" == *'check "api" (http): missing key "url" (expected a string)' ]]
+  [[ "${lines[3]}" == *':14:11: check "port" (tcp): key "address"'* ]]
+  [ "${#lines[@]}" -eq 4 ]
+}
