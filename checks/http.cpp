@@ -25,6 +25,8 @@ constexpr std::array k_http_keys = {
   KeySpec{"method",           KeyType::string,       false, "\"GET\"", false, "request method"},
   KeySpec{"headers",          KeyType::string_table, false, "{}",      false, "request headers; Host on https also names the virtual host for SNI and the certificate"},
   KeySpec{"body",             KeyType::string,       false, "\"\"",    false, "request body"},
+  KeySpec{"headers_env",      KeyType::string_table, false, "{}",      true,  "secret headers: name = environment variable holding the value"},
+  KeySpec{"headers_file",     KeyType::string_table, false, "{}",      true,  "secret headers: name = file holding the value (not world-readable)"},
   KeySpec{"unix_socket",      KeyType::path,         false, "",        false, "send the request to this unix socket (Docker-style APIs)"},
   KeySpec{"proxy",            KeyType::string,       false, "none",    false, "proxy URL; the environment's proxy variables are never used"},
   KeySpec{"status",           KeyType::integers,     false, "200",     false, "expected status, or a list of them"},
@@ -39,8 +41,10 @@ constexpr std::array k_http_keys = {
 // clang-format on
 
 // Keys that mean nothing for a file:// URL; setting one is a config error, not silently ignored.
-constexpr std::array<std::string_view, 9> k_request_only_keys = {
+constexpr std::array<std::string_view, 11> k_request_only_keys = {
   "proxy",
+  "headers_env",
+  "headers_file",
   "method",
   "headers",
   "body",
@@ -183,6 +187,18 @@ parse_http(const config::CheckSpec& check_spec)
       return reader.error_at("headers", fmt::format("the value of \"{}\" has a NUL byte", name));
     }
   }
+  RG_TRY_ASSIGN(auto from_env, reader.secret_table("headers_env", util::SecretSource::Kind::env));
+  RG_TRY_ASSIGN(auto from_file,
+                reader.secret_table("headers_file", util::SecretSource::Kind::file));
+  for (auto* secrets : {&from_env, &from_file}) {
+    for (auto& [name, source] : *secrets) {
+      if (!is_token(name)) {
+        return reader.error_at(secrets == &from_env ? "headers_env" : "headers_file",
+                               fmt::format("\"{}\" is not a header name", name));
+      }
+      spec.secret_headers.emplace_back(std::move(name), std::move(source));
+    }
+  }
   RG_TRY_ASSIGN(const auto body, reader.optional_string("body"));
   spec.body = body.value_or("");
   RG_TRY_ASSIGN(const auto unix_socket, reader.optional_path("unix_socket"));
@@ -261,14 +277,35 @@ create_http_check(const config::CheckSpec& spec)
   return create_check<HttpSpec, parse_http, run_http>(spec);
 }
 
+hook::CheckResult judge_response(const HttpSpec& spec, const util::HttpResponse& response);
+
 hook::CheckResult
 run_http(const HttpSpec& spec, const hook::CheckContext& ctx)
 {
-  const auto response =
-    ctx.probes.get<util::HttpClient>()->perform(http_request_for(spec, ctx.time_left(), ctx.stop));
-  if (!response) {
-    return evaluate_http_error(spec, response.error());
+  auto request = http_request_for(spec, ctx.time_left(), ctx.stop);
+  std::vector<util::Secret> secrets;
+  for (const auto& [name, source] : spec.secret_headers) {
+    auto secret = source.read(ctx.deadline);
+    if (!secret) {
+      return hook::CheckResult::error(fmt::format("header {}: {}", name, secret.error().message));
+    }
+    request.headers.emplace_back(name, secret->reveal());
+    secrets.push_back(std::move(*secret));
   }
+  auto result = [&] {
+    const auto response = ctx.probes.get<util::HttpClient>()->perform(request);
+    if (!response) {
+      return evaluate_http_error(spec, response.error());
+    }
+    return judge_response(spec, *response);
+  }();
+  hook::redact(result, secrets);
+  return result;
+}
+
+hook::CheckResult
+judge_response(const HttpSpec& spec, const util::HttpResponse& response)
+{
   std::error_code ignored;
   if (spec.is_file && std::filesystem::is_directory(spec.file_path, ignored)) {
     // libcurl reads a directory as an empty file; the release expects a file there.
@@ -276,7 +313,7 @@ run_http(const HttpSpec& spec, const hook::CheckContext& ctx)
       fmt::format("{}: a directory, expected a file", spec.file_path.string()),
       {{spec.file_path.string(), "a file", "a directory"}});
   }
-  return evaluate_http(spec, *response);
+  return evaluate_http(spec, response);
 }
 
 util::HttpRequest

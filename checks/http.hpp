@@ -24,6 +24,11 @@
 //   body_matches = ['"build": "[0-9a-f]{40}"']  # Perl-style (Boost.Regex); ^ $: whole body
 //   timeout = "5s"
 //
+// Secret header values (tokens) come from headers_env = { Authorization = "API_TOKEN" } (an
+// environment variable's value) or headers_file = { Authorization = "/etc/readygate/token" } (a
+// file that is not world-readable), read at each attempt, never printed: any echo of them in a
+// response is shown as <redacted>. A secret that cannot be read is an error.
+//
 // Other keys: method (default "GET"), body, unix_socket (a path: the request goes to that socket,
 // for Docker-style APIs), tls_verify (default true), ca_file, follow_redirects (default false;
 // the configured headers never go to another origin), body_limit (bytes kept of the body,
@@ -71,6 +76,8 @@ struct HttpSpec
   util::FollowRedirects follow_redirects = util::FollowRedirects::no;
   std::size_t body_limit = 1024 * 1024;
   std::optional<std::string> proxy; // only ever from the config, never from the environment
+  // headers_env / headers_file: header values read at run time, never printed.
+  std::vector<std::pair<std::string, util::SecretSource>> secret_headers;
   // With a Host header on an https URL: the URL with that virtual host as its host, and where to
   // connect instead, so SNI and the certificate check name the virtual host.
   std::optional<std::string> virtual_host_url;

@@ -1,5 +1,6 @@
 #include "tcp.hpp"
 
+#include <checks/common.hpp>
 #include <config/fields.hpp>
 
 #include <fmt/format.h>
@@ -15,25 +16,6 @@ constexpr std::array k_tcp_keys = {
   config::KeySpec{"address", config::KeyType::string, true, "", false, "host:port to connect to; IPv6 as [::1]:5432"},
 };
 // clang-format on
-
-class TcpCheck final : public hook::Check
-{
-public:
-  explicit TcpCheck(TcpSpec spec)
-      : m_spec(std::move(spec))
-  {}
-
-  hook::CheckResult
-  run(const hook::CheckContext& ctx) const override
-  {
-    return evaluate_tcp(
-      m_spec,
-      util::tcp_connect(m_spec.address.host, m_spec.address.port, ctx.time_left(), ctx.stop));
-  }
-
-private:
-  TcpSpec m_spec;
-};
 
 } // namespace
 
@@ -62,8 +44,15 @@ tcp_keys()
 util::Result<std::unique_ptr<hook::Check>>
 create_tcp_check(const config::CheckSpec& spec)
 {
-  RG_TRY_ASSIGN(auto parsed, parse_tcp(spec));
-  return std::unique_ptr<hook::Check>(std::make_unique<TcpCheck>(std::move(parsed)));
+  return create_check<TcpSpec, parse_tcp, run_tcp>(spec);
+}
+
+hook::CheckResult
+run_tcp(const TcpSpec& spec, const hook::CheckContext& ctx)
+{
+  return evaluate_tcp(spec,
+                      ctx.probes.get<util::TcpConnector>()->connect(
+                        spec.address.host, spec.address.port, ctx.time_left(), ctx.stop));
 }
 
 hook::CheckResult

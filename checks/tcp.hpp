@@ -41,6 +41,9 @@ util::Result<std::unique_ptr<hook::Check>> create_tcp_check(const config::CheckS
 // Read and validate the tcp keys of `spec`; every config error names its key.
 util::Result<TcpSpec> parse_tcp(const config::CheckSpec& spec);
 
+// Connect through the TCP probe of `ctx` and judge it.
+hook::CheckResult run_tcp(const TcpSpec& spec, const hook::CheckContext& ctx);
+
 // Judge `connected`, the outcome of connecting to the address of `spec` (the connect time).
 hook::CheckResult evaluate_tcp(const TcpSpec& spec,
                                const util::Result<std::chrono::milliseconds>& connected);

@@ -295,6 +295,54 @@ FieldReader::optional_path(std::string_view key)
   return std::optional<std::filesystem::path>(std::move(path));
 }
 
+util::Result<std::optional<util::SecretSource>>
+FieldReader::optional_secret(std::string_view base)
+{
+  const auto env_key = fmt::format("{}_env", base);
+  const auto file_key = fmt::format("{}_file", base);
+  RG_TRY_ASSIGN(const auto variable, optional_string(env_key));
+  RG_TRY_ASSIGN(const auto path, optional_path(file_key));
+  if (variable && path) {
+    return error_at(file_key,
+                    fmt::format("set either \"{}\" or \"{}\", not both", env_key, file_key));
+  }
+  if (variable) {
+    if (variable->empty() || variable->find_first_of("=\0") != std::string::npos) {
+      return error_at(env_key, "expected the name of an environment variable");
+    }
+    return std::optional<util::SecretSource>(
+      util::SecretSource{util::SecretSource::Kind::env, *variable});
+  }
+  if (path) {
+    return std::optional<util::SecretSource>(
+      util::SecretSource{util::SecretSource::Kind::file, path->string()});
+  }
+  return std::optional<util::SecretSource>();
+}
+
+util::Result<std::vector<std::pair<std::string, util::SecretSource>>>
+FieldReader::secret_table(std::string_view key, util::SecretSource::Kind kind)
+{
+  RG_TRY_ASSIGN(auto entries, string_table(key));
+  std::vector<std::pair<std::string, util::SecretSource>> secrets;
+  for (auto& [name, value] : entries) {
+    if (value.empty() || value.find('\0') != std::string::npos
+        || (kind == util::SecretSource::Kind::env && value.find('=') != std::string::npos)) {
+      return error_at(key,
+                      fmt::format("\"{}\": expected {}",
+                                  name,
+                                  kind == util::SecretSource::Kind::env
+                                    ? "the name of an environment variable"
+                                    : "the path of a file"));
+    }
+    if (kind == util::SecretSource::Kind::file) {
+      value = (m_spec.base_directory / value).lexically_normal().string();
+    }
+    secrets.emplace_back(std::move(name), util::SecretSource{kind, std::move(value)});
+  }
+  return secrets;
+}
+
 util::Result<std::optional<std::string>>
 FieldReader::optional_choice(std::string_view key, const std::vector<std::string_view>& allowed)
 {

@@ -6,6 +6,7 @@
 #include <config/config.hpp>
 #include <config/keys.hpp>
 #include <hook/util/result.hpp>
+#include <hook/util/secret.hpp>
 
 #include <chrono>
 #include <cstdint>
@@ -50,6 +51,13 @@ public:
   // A path; a relative one is taken from the config file's directory.
   util::Result<std::filesystem::path> required_path(std::string_view key);
   util::Result<std::optional<std::filesystem::path>> optional_path(std::string_view key);
+  // A secret from `<base>_env` (a variable's name) or `<base>_file` (a path), at most one of them.
+  util::Result<std::optional<util::SecretSource>> optional_secret(std::string_view base);
+  // A table of secrets from `key` (values are variable names when `kind` is env, paths when file),
+  // such as headers_env = { Authorization = "API_TOKEN" }.
+  util::Result<std::vector<std::pair<std::string, util::SecretSource>>>
+  secret_table(std::string_view key, util::SecretSource::Kind kind);
+
   // A string that must be one of `allowed`.
   util::Result<std::optional<std::string>>
   optional_choice(std::string_view key, const std::vector<std::string_view>& allowed);

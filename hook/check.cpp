@@ -69,6 +69,17 @@ CheckResult::skip(std::string reason)
   return CheckResult{Status::skip, std::move(reason), {}, 0};
 }
 
+void
+redact(CheckResult& result, std::span<const util::Secret> secrets)
+{
+  result.message = util::redact(std::move(result.message), secrets);
+  for (auto& finding : result.findings) {
+    finding.subject = util::redact(std::move(finding.subject), secrets);
+    finding.expected = util::redact(std::move(finding.expected), secrets);
+    finding.found = util::redact(std::move(finding.found), secrets);
+  }
+}
+
 std::chrono::milliseconds
 CheckContext::time_left() const
 {

@@ -4,10 +4,12 @@
 #include <hook/probes.hpp>
 #include <hook/util/duration.hpp>
 #include <hook/util/result.hpp>
+#include <hook/util/secret.hpp>
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -53,11 +55,16 @@ struct CheckResult
   static CheckResult skip(std::string reason);
 };
 
+// Replace every occurrence of each of `secrets` in `result` (its message and findings) with
+// "<redacted>": a server or a command may send back what it was sent (an echoed header, a DSN in
+// an error message).
+void redact(CheckResult& result, std::span<const util::Secret> secrets);
+
 struct CheckContext
 {
   util::Clock::time_point deadline; // this attempt's: the check's timeout, capped by the run's
   std::stop_token stop;             // requested when the deadline passes or on SIGINT/SIGTERM
-  Probes probes; // the only way a check reaches the host
+  Probes probes;                    // the only way a check reaches the host
 
   // Return the time left before `deadline`, never negative.
   std::chrono::milliseconds time_left() const;

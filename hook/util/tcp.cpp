@@ -293,4 +293,27 @@ tcp_connect(const std::string& host,
                     fmt::format("{}: {}", shown, lowercase_first(std::strerror(last_error))));
 }
 
+namespace {
+
+class SystemTcpConnector final : public TcpConnector
+{
+public:
+  Result<std::chrono::milliseconds>
+  connect(const std::string& host,
+          std::uint16_t port,
+          std::chrono::milliseconds timeout,
+          std::stop_token stop) override
+  {
+    return tcp_connect(host, port, timeout, std::move(stop));
+  }
+};
+
+} // namespace
+
+std::shared_ptr<TcpConnector>
+TcpConnector::make_real()
+{
+  return std::make_shared<SystemTcpConnector>();
+}
+
 } // namespace util

@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -35,5 +36,18 @@ Result<std::chrono::milliseconds> tcp_connect(const std::string& host,
                                               std::uint16_t port,
                                               std::chrono::milliseconds timeout,
                                               std::stop_token stop = {});
+
+// Connects, for checks (hook::Probes): the real one calls tcp_connect; tests install fakes.
+class TcpConnector
+{
+public:
+  virtual ~TcpConnector() = default;
+  static std::shared_ptr<TcpConnector> make_real();
+  // As tcp_connect.
+  virtual Result<std::chrono::milliseconds> connect(const std::string& host,
+                                                    std::uint16_t port,
+                                                    std::chrono::milliseconds timeout,
+                                                    std::stop_token stop) = 0;
+};
 
 } // namespace util

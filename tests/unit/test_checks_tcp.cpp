@@ -127,3 +127,53 @@ TEST_CASE("checks::create_tcp_check: run passes on a listening port, errors on a
   CHECK(result.status == Status::error);
   CHECK(result.message == fmt::format("127.0.0.1:{}: connection refused", closed));
 }
+
+namespace {
+
+// A TCP probe that answers what it is told and records what it was asked.
+class FakeConnector final : public util::TcpConnector
+{
+public:
+  explicit FakeConnector(util::Result<std::chrono::milliseconds> answer)
+      : m_answer(std::move(answer))
+  {}
+  util::Result<std::chrono::milliseconds>
+  connect(const std::string& host,
+          std::uint16_t port,
+          std::chrono::milliseconds timeout,
+          std::stop_token) override
+  {
+    asked = fmt::format("{}:{} within {} ms", host, port, timeout.count());
+    return m_answer;
+  }
+  std::string asked;
+
+private:
+  util::Result<std::chrono::milliseconds> m_answer;
+};
+
+} // namespace
+
+TEST_CASE("checks::run_tcp: asks the probe for the address with the time left, and judges its "
+          "answer",
+          "[tcp]")
+{
+  const auto spec = parse("address = \"db.internal:5432\"");
+  REQUIRE(spec);
+  auto ctx = context(1500ms);
+  const auto passing = std::make_shared<FakeConnector>(std::chrono::milliseconds(7));
+  ctx.probes.install<util::TcpConnector>(passing);
+  const auto passed = checks::run_tcp(*spec, ctx);
+  CHECK(passed.status == Status::pass);
+  CHECK(passed.message == "db.internal:5432: connected in 7 ms");
+  CHECK_THAT(passing->asked, Catch::StartsWith("db.internal:5432 within 1"));
+
+  for (const auto code : {util::Errc::timeout, util::Errc::network, util::Errc::cancelled}) {
+    hook::CheckContext failing_ctx = context();
+    failing_ctx.probes.install<util::TcpConnector>(
+      std::make_shared<FakeConnector>(util::make_error(code, "db.internal:5432: did not connect")));
+    const auto failed = checks::run_tcp(*spec, failing_ctx);
+    CHECK(failed.status == Status::error); // never a pass, never a plain fail
+    CHECK(failed.message == "db.internal:5432: did not connect");
+  }
+}

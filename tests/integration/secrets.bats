@@ -1,0 +1,106 @@
+#!/usr/bin/env bats
+# Secrets come from *_env and *_file keys and never appear in any report format or on stderr,
+# even when a server echoes them back. Every kind that takes a secret adds its case here.
+
+bats_require_minimum_version 1.5.0
+
+load helpers
+
+ENV_SECRET="s3cr3t-from-env-4f1c9a"
+FILE_SECRET="s3cr3t-from-file-8b2d7e"
+
+setup() {
+  ROOT="$BATS_TEST_TMPDIR/root"
+  mkdir -p "$ROOT"
+  printf '%s\n' "$FILE_SECRET" >"$BATS_TEST_TMPDIR/token"
+  chmod 600 "$BATS_TEST_TMPDIR/token"
+  export RG_TEST_TOKEN="$ENV_SECRET"
+}
+
+teardown() { stop_servers; }
+
+# Fail when `text` holds either secret.
+refute_secret() {
+  if [[ "$1" == *"$ENV_SECRET"* || "$1" == *"$FILE_SECRET"* ]]; then
+    echo "a secret was printed:" >&2
+    echo "$1" >&2
+    return 1
+  fi
+}
+
+@test "secrets: http headers from headers_env and headers_file are sent, and never printed" {
+  start_http_server "$ROOT"
+  # The server echoes the request's headers; the check then fails, on every attempt, so the
+  # echoed secrets reach the findings, the retry lines and every report format.
+  config=$(write_config <<EOF
+[gate]
+deadline = "1200ms"
+retry_interval = "300ms"
+
+[[check]]
+id = "api"
+kind = "http"
+url = "http://127.0.0.1:$HTTP_PORT/headers"
+headers_env = { Authorization = "RG_TEST_TOKEN" }
+headers_file = { X-Api-Key = "$BATS_TEST_TMPDIR/token" }
+body_contains = "a string that is not there"
+retry = true
+EOF
+)
+  for format in human json junit tap prometheus; do
+    run --separate-stderr "$READYGATE" check --config "$config" --format "$format"
+    echo "$format: $output"
+    echo "stderr: $stderr"
+    [ "$status" -eq 1 ]
+    refute_secret "$output"
+    refute_secret "$stderr"
+    case $format in
+      human | json | tap) [[ "$output" == *"<redacted>"* ]] ;;
+      junit) [[ "$output" == *"&lt;redacted&gt;"* ]] ;;
+    esac
+  done
+  # The values did reach the server.
+  config=$(write_config <<EOF
+[[check]]
+id = "api"
+kind = "http"
+url = "http://127.0.0.1:$HTTP_PORT/headers"
+headers_env = { Authorization = "RG_TEST_TOKEN" }
+headers_file = { X-Api-Key = "$BATS_TEST_TMPDIR/token" }
+body_matches = ['"Authorization": "s3cr3t-from-env-[0-9a-f]+"', '"X-Api-Key": "s3cr3t-from-file-[0-9a-f]+"']
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
+@test "secrets: an unset variable or a world-readable file is an error (exit 2) naming the source" {
+  start_http_server "$ROOT"
+  config=$(write_config <<EOF
+[[check]]
+id = "api"
+kind = "http"
+url = "http://127.0.0.1:$HTTP_PORT/headers"
+headers_env = { Authorization = "RG_TEST_UNSET_TOKEN" }
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"environment variable RG_TEST_UNSET_TOKEN is not set"* ]]
+  chmod 644 "$BATS_TEST_TMPDIR/token"
+  config=$(write_config <<EOF
+[[check]]
+id = "api"
+kind = "http"
+url = "http://127.0.0.1:$HTTP_PORT/headers"
+headers_file = { X-Api-Key = "$BATS_TEST_TMPDIR/token" }
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"readable by every user (mode 0644)"* ]]
+  refute_secret "$output"
+}
