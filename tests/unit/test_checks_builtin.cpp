@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
 #include <map>
 #include <set>
 
@@ -70,4 +71,59 @@ TEST_CASE("checks::instantiate: unknown kind is a config error listing the kinds
   CHECK_THAT(planned.error().message,
              Catch::StartsWith(
                "r.toml:1:1: check \"x\": unknown kind \"filez\" (expected one of: command, files"));
+}
+
+namespace {
+
+// Return the keys the README's section of `kind` lists: the first column of the first table
+// after the heading "### `kind`", each written as `key` (several in one cell are allowed).
+std::set<std::string>
+readme_keys(std::string_view kind)
+{
+  std::ifstream in(RG_README_PATH);
+  REQUIRE(in);
+  const auto heading = fmt::format("### `{}`", kind);
+  std::set<std::string> keys;
+  std::string line;
+  bool in_section = false;
+  bool in_table = false;
+  while (std::getline(in, line)) {
+    if (line.starts_with("#")) {
+      if (in_section && line.starts_with("#")) {
+        break;
+      }
+      in_section = line.starts_with(heading);
+      continue;
+    }
+    if (!in_section) {
+      continue;
+    }
+    if (line.starts_with("| `")) {
+      // The first column may name several keys: "| `stdout_matches`, `stderr_matches` |".
+      in_table = true;
+      const auto column = line.substr(2, line.find(" |", 2) - 2);
+      for (auto open = column.find('`'); open != std::string::npos;
+           open = column.find('`', column.find('`', open + 1) + 1)) {
+        const auto close = column.find('`', open + 1);
+        keys.emplace(column.substr(open + 1, close - open - 1));
+      }
+    } else if (in_table) {
+      break; // the first table only
+    }
+  }
+  return keys;
+}
+
+} // namespace
+
+TEST_CASE("README: each kind's section lists exactly the keys of its key table", "[checks]")
+{
+  for (const auto& kind : checks::builtin_check_kinds()) {
+    INFO("kind " << kind.name);
+    std::set<std::string> declared;
+    for (const auto& key : kind.keys()) {
+      declared.emplace(key.name);
+    }
+    CHECK(readme_keys(kind.name) == declared);
+  }
 }
