@@ -30,8 +30,10 @@ namespace {
 // clang-format off
 const std::map<std::string_view, std::string_view> k_minimal_specs = {
   {"command", "argv = [\"true\"]"},
+  {"database", "driver = \"postgres\"\ndsn_env = \"DATABASE_URL\""},
   {"files",   "root = \"/srv/app\"\nmanifest = \"/srv/app.manifest\""},
   {"http",    "url = \"http://127.0.0.1:8080/health\""},
+  {"migrations", "driver = \"postgres\"\ntool = \"flyway\"\ndsn_env = \"DATABASE_URL\"\nexpected = [\"1\"]"},
   {"tcp",     "address = \"127.0.0.1:8080\""},
 };
 // clang-format on
