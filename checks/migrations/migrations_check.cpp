@@ -390,14 +390,18 @@ judge_heads(const MigrationsObservation& observed, Verdict& verdict)
   } else {
     applied = heads;
   }
-  for (const auto& migration : observed.shipped) {
-    if (applied.count(migration.id) == 0) {
-      verdict.pending.push_back(migration.id);
-    }
-  }
   for (const auto& head : heads) {
     if (revisions.count(head) == 0) {
       verdict.unknown.push_back(head);
+    }
+  }
+  // A head the scripts do not know descends from revisions nobody can see from here: the
+  // database is ahead, and which shipped revisions it holds cannot be told.
+  if (verdict.unknown.empty() || !observed.from_files) {
+    for (const auto& migration : observed.shipped) {
+      if (applied.count(migration.id) == 0) {
+        verdict.pending.push_back(migration.id);
+      }
     }
   }
   verdict.applied = applied.size();
@@ -671,7 +675,11 @@ run_migrations(const MigrationsSpec& spec, const hook::CheckContext& ctx)
   if (!secret) {
     return hook::CheckResult::error(fmt::format("dsn: {}", secret.error().message));
   }
-  const std::array secrets{*secret};
+  // A SQLite DSN is the database file's path: it names where, and carries no password.
+  std::vector<util::Secret> secrets;
+  if (*spec.driver != util::SqlDriver::sqlite) {
+    secrets.push_back(*secret);
+  }
   std::vector<Shipped> shipped;
   if (spec.migrations_dir) {
     auto read = read_shipped(*spec.tool, *spec.migrations_dir, ctx.deadline, ctx.stop);

@@ -223,8 +223,9 @@ liquibase_changesets(std::string_view name, std::string_view content)
       }
     }
   } else if (name.ends_with(".yaml") || name.ends_with(".yml")) {
-    static const std::regex k_line(R"(^\s*(?:-\s*)?(changeSet|id|author)\s*:\s*["']?([^"'\s#]*))",
-                                   std::regex::multiline);
+    static const std::regex k_line(
+      R"(^[ \t]*(?:-[ \t]*)?(changeSet|id|author)[ \t]*:[ \t]*["']?([^"'\s#]*))",
+      std::regex::multiline);
     std::string id;
     std::string author;
     bool open = false;

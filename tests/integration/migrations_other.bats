@@ -146,7 +146,7 @@ EOF
   run "$READYGATE" check --config "$config"
   echo "$output"
   [ "$status" -eq 78 ]
-  [[ "$output" == *'readygate.toml:6:8: check "schema" (migrations): key "tool": unknown tool "flywya" (expected one of: alembic, dbmate, django, flyway,'* ]]
+  [[ "$output" == *'readygate.toml:5:8: check "schema" (migrations): key "tool": unknown tool "flywya" (expected one of: alembic, dbmate, django, flyway,'* ]]
   config=$(write_config <<EOF
 [[check]]
 id = "schema"

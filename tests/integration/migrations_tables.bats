@@ -417,3 +417,25 @@ laravel_row() { db_psql -c "INSERT INTO migrations (migration, batch) VALUES ('$
   assert_check "$(migrations_config postgres laravel "$REL")" 1 fail "not shipped with the release (2024_02_01_000000_drop_legacy)"
   assert_check "$(migrations_config postgres laravel "$REL" 'allow_ahead = true')" 0 pass
 }
+
+@test "sqlx: a version applied but not shipped fails" {
+  sqlx_setup
+  sqlx_row 20240101000000 20240101000000_init.sql true
+  sqlx_row 20240102000000 20240102000000_more.up.sql true
+  db_psql -c "INSERT INTO _sqlx_migrations VALUES (20240103000000, 'later', now(), true, '\\x00', 1)"
+  assert_check "$(migrations_config postgres sqlx "$REL")" 1 fail "not shipped with the release (20240103000000)"
+}
+
+@test "every tool: no history table fails (exit 1) naming the table it looked for" {
+  touch "$REL/00001_x.sql"
+  for tool in alembic dbmate django flyway golang-migrate goose knex laravel liquibase prisma rails sql-migrate sqlx; do
+    case $tool in
+      alembic) table=alembic_version ;; dbmate | golang-migrate | rails) table=schema_migrations ;;
+      django) table=django_migrations ;; flyway) table=flyway_schema_history ;;
+      goose) table=goose_db_version ;; knex) table=knex_migrations ;; laravel) table=migrations ;;
+      liquibase) table=databasechangelog ;; prisma) table=_prisma_migrations ;;
+      sql-migrate) table=gorp_migrations ;; sqlx) table=_sqlx_migrations ;;
+    esac
+    assert_check "$(migrations_config postgres "$tool" "$REL")" 1 fail "history table public.$table does not exist"
+  done
+}

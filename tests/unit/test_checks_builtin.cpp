@@ -72,7 +72,7 @@ TEST_CASE("checks::instantiate: unknown kind is a config error listing the kinds
   CHECK(planned.error().code == util::Errc::config);
   CHECK_THAT(planned.error().message,
              Catch::StartsWith(
-               "r.toml:1:1: check \"x\": unknown kind \"filez\" (expected one of: command, files"));
+               "r.toml:1:1: check \"x\": unknown kind \"filez\" (expected one of: command, database, files"));
 }
 
 namespace {
