@@ -119,7 +119,7 @@ TEST_CASE("checks::files::walk_tree: a symlinked root is followed", "[files]")
   CHECK(find(*walk, "index.html")->sha256 == util::sha256("42"));
 }
 
-TEST_CASE("checks::files::walk_tree: skip leaves out whole subtrees; want_sha256 chooses files",
+TEST_CASE("checks::files::walk_tree: skip leaves out whole subtrees, want_sha256 chooses files",
           "[files]")
 {
   testutil::TempDir dir;

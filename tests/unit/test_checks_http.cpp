@@ -363,7 +363,7 @@ TEST_CASE("checks::evaluate_http: a file URL passes on its content alone", "[htt
 }
 
 TEST_CASE(
-  "checks::evaluate_http_error: no answer is an error; a bad certificate or a missing file a fail",
+  "checks::evaluate_http_error: no answer is an error, a bad certificate or a missing file a fail",
   "[http]")
 {
   const auto spec = parsed(R"(url = "https://127.0.0.1/")");

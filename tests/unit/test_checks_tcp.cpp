@@ -92,7 +92,7 @@ TEST_CASE("checks::parse_tcp: a bad address is a config error naming the key", "
   CHECK_THAT(unknown.error().message, Catch::Contains("unknown key \"adress\""));
 }
 
-TEST_CASE("checks::evaluate_tcp: connected passes; anything else is an error", "[tcp]")
+TEST_CASE("checks::evaluate_tcp: connected passes, anything else is an error", "[tcp]")
 {
   const checks::TcpSpec spec{{"::1", 443}};
   const auto passed = checks::evaluate_tcp(spec, std::chrono::milliseconds(3));

@@ -92,7 +92,7 @@ TEST_CASE("hook::run_checks: results in config order, verdict and exit code", "[
   CHECK_FALSE(summary.deadline_reached);
 }
 
-TEST_CASE("hook::verdict_of: error outranks fail outranks pass; skip counts as pass", "[runner]")
+TEST_CASE("hook::verdict_of: error outranks fail outranks pass, skip counts as pass", "[runner]")
 {
   const auto with = [](std::vector<Status> statuses) {
     std::vector<hook::ReportedResult> results;

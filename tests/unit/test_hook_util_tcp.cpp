@@ -111,7 +111,7 @@ fill_accept_queue(std::uint16_t port)
 
 } // namespace
 
-TEST_CASE("util::parse_host_port: names, IPv4, bracketed IPv6; rejects the rest", "[tcp]")
+TEST_CASE("util::parse_host_port: names, IPv4 and bracketed IPv6, rejects the rest", "[tcp]")
 {
   const auto name = util::parse_host_port("db.internal:5432");
   REQUIRE(name);
