@@ -153,9 +153,10 @@ files_config() {
   [[ "$output" == *"ignores"* ]]
 }
 
-@test "files: an unreadable file is an error (exit 2) naming it" {
-  # Root reads through chmod 000, so as root the check runs as nobody over a tree made readable
-  # for it except the one file.
+# Root reads through chmod 000, so as root the check runs as nobody: copy the tree, a manifest of
+# it and the config (with the keys in $1) to a directory every user can read; the test then takes
+# away what it wants unreadable and runs readygate through `unprivileged`.
+share_tree() {
   SHARED_DIR=$(mktemp -d /tmp/readygate-files-XXXXXX)
   chmod 0755 "$SHARED_DIR"
   cp -a "$TREE" "$SHARED_DIR/tree"
@@ -163,20 +164,46 @@ files_config() {
   MANIFEST="$SHARED_DIR/files.manifest"
   "$READYGATE" manifest create --root "$TREE" >"$MANIFEST"
   chmod -R a+rX "$SHARED_DIR"
-  chmod 000 "$TREE/app/app.ini"
-  files_config 'ignore = ["owner"]' >/dev/null
+  files_config "${1:-}" >/dev/null
   cp "$BATS_TEST_TMPDIR/readygate.toml" "$SHARED_DIR/readygate.toml"
   chmod 0644 "$SHARED_DIR/readygate.toml"
+  # The unprivileged user can read the rest (and setpriv works here).
+  unprivileged cat "$SHARED_DIR/readygate.toml" "$MANIFEST" "$TREE/app/lib/util.php" >/dev/null
+}
+
+# Run `command...` as nobody when root, else as the caller.
+unprivileged() {
   if [ "$(id -u)" -eq 0 ]; then
-    run setpriv --reuid=65534 --regid=65534 --clear-groups \
-      "$READYGATE" check --config "$SHARED_DIR/readygate.toml"
+    setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
   else
-    run "$READYGATE" check --config "$SHARED_DIR/readygate.toml"
+    "$@"
   fi
+}
+
+@test "files: an unreadable file is an error (exit 2) naming it" {
+  share_tree 'ignore = ["owner"]'
+  chmod 000 "$TREE/app/app.ini"
+  # The case is set up only if the check's user really cannot read it (`|| false`: set -e ignores
+  # a command negated with `!`).
+  ! unprivileged cat "$TREE/app/app.ini" >/dev/null 2>&1 || false
+  run unprivileged "$READYGATE" check --config "$SHARED_DIR/readygate.toml"
   echo "$output"
   [ "$status" -eq 2 ]
   [[ "$output" == *"app/app.ini"*"Permission denied"* ]]
   [[ "$output" == *"1 path could not be read"* ]]
+}
+
+@test "files: an unreadable directory is an error (exit 2) naming it, and what is under it is not missing" {
+  share_tree 'ignore = ["owner"]'
+  chmod 000 "$TREE/app/lib"
+  ! unprivileged ls "$TREE/app/lib" >/dev/null 2>&1 || false
+  run unprivileged "$READYGATE" check --config "$SHARED_DIR/readygate.toml" --format json
+  echo "$output"
+  [ "$status" -eq 2 ]
+  assert_json_finding error 'app/lib' 'readable' 'open: Permission denied'
+  # Its own mode changed to 0000 (the one modified entry); app/lib/util.php is not called missing.
+  assert_json_finding error 'app/lib' 'mode 0755' 'mode 0000'
+  [[ "$output" == *"1 path could not be read; 0 missing, 0 extra, 1 modified of 9 entries"* ]]
 }
 
 @test "files: a symlinked root is followed" {
