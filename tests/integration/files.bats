@@ -88,6 +88,34 @@ files_config() {
   [ "$status" -eq 0 ]
 }
 
+@test "files: a setuid bit appearing on a binary fails (exit 1), both modes in octal" {
+  cp /bin/true "$TREE/app/tool"
+  chmod 0755 "$TREE/app/tool"
+  "$READYGATE" manifest create --root "$TREE" --exclude 'var/**' >"$MANIFEST"
+  chmod u+s "$TREE/app/tool"
+  run "$READYGATE" check --config "$(files_config)" --format json
+  echo "$output"
+  [ "$status" -eq 1 ]
+  assert_json_finding fail 'app/tool' 'mode 0755' 'mode 4755'
+}
+
+@test "files: a changed group alone fails (exit 1)" {
+  # Root may give a file any group; another user only one of its own.
+  group=1234
+  if [ "$(id -u)" -ne 0 ]; then
+    group=$(id -G | tr ' ' '\n' | grep -vx "$(id -g)" | head -n 1)
+    if [ -z "$group" ]; then
+      echo "not root and in no second group: cannot change a file's group" >&2
+      return 1
+    fi
+  fi
+  chgrp "$group" "$TREE/app/app.ini"
+  run "$READYGATE" check --config "$(files_config)" --format json
+  echo "$output"
+  [ "$status" -eq 1 ]
+  assert_json_finding fail 'app/app.ini' "owner $(id -u):$(id -g)" "owner $(id -u):$group"
+}
+
 @test "files: a swapped symlink target fails, reported by target and never followed" {
   rm "$TREE/web"
   ln -s /etc "$TREE/web"
@@ -97,6 +125,16 @@ files_config() {
   [[ "$output" == *"web"*"symlink to public"*"symlink to /etc"* ]]
   # Following it would have listed /etc's files as extras.
   [[ "$output" == *"0 missing, 0 extra, 1 modified of 9 entries"* ]]
+}
+
+@test "files: a symlink retargeted to a path of the same length fails (exit 1)" {
+  mkdir "$TREE/static"
+  rm "$TREE/web"
+  ln -s static "$TREE/web" # as long as "public"
+  run "$READYGATE" check --config "$(files_config 'allow_extra = ["static"]')" --format json
+  echo "$output"
+  [ "$status" -eq 1 ]
+  assert_json_finding fail 'web' 'symlink to public' 'symlink to static'
 }
 
 @test "files: --format json names the path" {

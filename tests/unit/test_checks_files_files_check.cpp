@@ -207,10 +207,22 @@ TEST_CASE("checks::files::evaluate_files: each kind of damage is a finding", "[f
     expected = {{"app/lib.php", "mode 0644", "mode 4755"},
                 {"app/lib.php", "owner 0:0", "owner 33:34"}};
   }
+  SECTION("owner: the group alone")
+  {
+    auto changed = file_entry("app/lib.php", "lib");
+    changed.gid = 34;
+    replace(walk, changed);
+    expected = {{"app/lib.php", "owner 0:0", "owner 0:34"}};
+  }
   SECTION("symlink target, never followed")
   {
     replace(walk, symlink_entry("current", "/etc"));
     expected = {{"current", "symlink to app", "symlink to /etc"}};
+  }
+  SECTION("symlink target of the same length")
+  {
+    replace(walk, symlink_entry("current", "tmp"));
+    expected = {{"current", "symlink to app", "symlink to tmp"}};
   }
   SECTION("type")
   {
@@ -222,6 +234,26 @@ TEST_CASE("checks::files::evaluate_files: each kind of damage is a finding", "[f
   CHECK(result.status == Status::fail);
   CHECK(texts(result.findings) == texts(expected));
   CHECK(result.findings_omitted == 0);
+}
+
+TEST_CASE(
+  "checks::files::evaluate_files: a setuid, setgid or sticky bit alone is a finding, in octal",
+  "[files]")
+{
+  // A setuid bit appearing on a binary is the damage an attacker leaves behind.
+  const auto manifest = release_manifest();
+  const std::pair<std::uint32_t, std::string> cases[] = {
+    {04644, "mode 4644"}, {02644, "mode 2644"}, {01644, "mode 1644"}};
+  for (const auto& [mode, shown] : cases) {
+    INFO(shown);
+    auto walk = as_released();
+    replace(walk, file_entry("app/lib.php", "lib", mode));
+    const auto result = checks::files::evaluate_files(FilesSpec{}, manifest, walk);
+    INFO(describe(result.findings));
+    CHECK(result.status == Status::fail);
+    CHECK(texts(result.findings)
+          == texts(std::vector<hook::Finding>{{"app/lib.php", "mode 0644", shown}}));
+  }
 }
 
 TEST_CASE("checks::files::evaluate_files: the message counts, findings are sorted and capped",
