@@ -242,6 +242,24 @@ TEST_CASE("checks::evaluate_http: another status is a fail with expected and fou
   CHECK(several.findings[0].expected == "200 or 204");
 }
 
+TEST_CASE("checks::evaluate_http: a success status other than the expected one is a fail", "[http]")
+{
+  // 2xx is not "close enough": 204 may be an empty maintenance answer, 201 a different endpoint.
+  const auto no_content =
+    checks::evaluate_http(parsed(R"(url = "http://h/health")"), answer(204, ""));
+  CHECK(no_content.status == Status::fail);
+  REQUIRE(no_content.findings.size() == 1);
+  CHECK(no_content.findings[0].expected == "200");
+  CHECK(no_content.findings[0].found == "204");
+
+  const auto listed =
+    checks::evaluate_http(parsed("url = \"http://h/\"\nstatus = [201, 202]"), answer(200, "ok"));
+  CHECK(listed.status == Status::fail);
+  REQUIRE(listed.findings.size() == 1);
+  CHECK(listed.findings[0].expected == "201 or 202");
+  CHECK(listed.findings[0].found == "200");
+}
+
 TEST_CASE(
   "checks::evaluate_http: a body without the expected text is a fail showing an escaped excerpt",
   "[http]")
