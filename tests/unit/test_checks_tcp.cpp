@@ -104,6 +104,13 @@ TEST_CASE("checks::evaluate_tcp: connected passes, anything else is an error", "
                            util::make_error(util::Errc::network, "[::1]:443: connection refused")));
   CHECK(refused.status == Status::error);
   CHECK(refused.message == "[::1]:443: connection refused");
+  // No answer in time is not a pass: nothing was seen to accept connections.
+  const auto timed_out =
+    checks::evaluate_tcp(spec,
+                         util::Result<std::chrono::milliseconds>(util::make_error(
+                           util::Errc::timeout, "[::1]:443: no connection within 3s")));
+  CHECK(timed_out.status == Status::error);
+  CHECK(timed_out.message == "[::1]:443: no connection within 3s");
 }
 
 TEST_CASE("checks::create_tcp_check: run passes on a listening port, errors on a closed one",
