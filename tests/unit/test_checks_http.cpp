@@ -356,6 +356,13 @@ TEST_CASE("checks::evaluate_http: a pattern is never judged on a truncated body"
 
   // The whole body: judged.
   CHECK(checks::evaluate_http(spec, answer(200, "OK")).status == Status::pass);
+
+  // Not only '$': a lookahead would also be judged at the cut, and pass on "OK" of "OK, degraded".
+  const auto lookahead =
+    parsed("url = \"http://h/\"\nbody_matches = 'OK(?!.*degraded)'\nbody_limit = 2");
+  truncated.status = 200;
+  CHECK(checks::evaluate_http(lookahead, truncated).status == Status::error);
+  CHECK(checks::evaluate_http(lookahead, answer(200, "OK, degraded")).status == Status::fail);
 }
 
 TEST_CASE("checks::evaluate_http: '^' and '$' anchor the whole body, not each line", "[http]")
