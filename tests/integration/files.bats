@@ -77,6 +77,14 @@ files_config() {
   [[ "$output" == *"$found"* ]]
 }
 
+@test "files: a file cut short fails (exit 1) with both sizes" {
+  truncate -s 4 "$TREE/app/lib/util.php"
+  run "$READYGATE" check --config "$(files_config)" --format json
+  echo "$output"
+  [ "$status" -eq 1 ]
+  assert_json_finding fail 'app/lib/util.php' 'size 9' 'size 4'
+}
+
 @test "files: a changed mode fails; ignore = [\"mode\"] accepts it" {
   chmod 0600 "$TREE/app/app.ini"
   run "$READYGATE" check --config "$(files_config)"
@@ -114,6 +122,15 @@ files_config() {
   echo "$output"
   [ "$status" -eq 1 ]
   assert_json_finding fail 'app/app.ini' "owner $(id -u):$(id -g)" "owner $(id -u):$group"
+}
+
+@test "files: a fifo where a file was fails (exit 1), named by type" {
+  rm "$TREE/app/app.ini"
+  mkfifo -m 0644 "$TREE/app/app.ini"
+  run "$READYGATE" check --config "$(files_config)" --format json
+  echo "$output"
+  [ "$status" -eq 1 ]
+  assert_json_finding fail 'app/app.ini' 'file' 'fifo'
 }
 
 @test "files: a swapped symlink target fails, reported by target and never followed" {

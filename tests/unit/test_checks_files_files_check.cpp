@@ -191,12 +191,29 @@ TEST_CASE("checks::files::evaluate_files: each kind of damage is a finding", "[f
                  "sha256 " + util::to_hex(util::sha256("<?php")),
                  "sha256 " + util::to_hex(util::sha256("<?PHP"))}};
   }
+  SECTION("content: digests that differ in their last byte only")
+  {
+    auto changed = file_entry("app/index.php", "<?php");
+    auto& digest = *changed.sha256;
+    digest.back() = static_cast<std::uint8_t>(digest.back() ^ 1U);
+    replace(walk, changed);
+    expected = {{"app/index.php",
+                 "sha256 " + util::to_hex(util::sha256("<?php")),
+                 "sha256 " + util::to_hex(digest)}};
+  }
   SECTION("size (no hash needed)")
   {
     auto longer = file_entry("app/index.php", "<?php ");
     longer.sha256.reset();
     replace(walk, longer);
     expected = {{"app/index.php", "size 5", "size 6"}};
+  }
+  SECTION("size: a file cut short")
+  {
+    auto shorter = file_entry("app/index.php", "<?p");
+    shorter.sha256.reset();
+    replace(walk, shorter);
+    expected = {{"app/index.php", "size 5", "size 3"}};
   }
   SECTION("mode and owner")
   {
@@ -228,6 +245,17 @@ TEST_CASE("checks::files::evaluate_files: each kind of damage is a finding", "[f
   {
     replace(walk, symlink_entry("app/index.php", "/etc/passwd"));
     expected = {{"app/index.php", "file", "symlink to /etc/passwd"}};
+  }
+  SECTION("type: a fifo or a directory where a file was, with the file's mode and owner")
+  {
+    auto fifo = file_entry("app/lib.php", "");
+    fifo.type = EntryType::fifo;
+    fifo.sha256.reset();
+    auto dir = dir_entry("app/index.php");
+    dir.mode = 0644;
+    replace(walk, fifo);
+    replace(walk, dir);
+    expected = {{"app/index.php", "file", "dir"}, {"app/lib.php", "file", "fifo"}};
   }
   const auto result = checks::files::evaluate_files(FilesSpec{}, manifest, walk);
   INFO(describe(result.findings));
