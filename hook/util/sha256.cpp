@@ -30,6 +30,15 @@ hex_value(char c)
   return -1;
 }
 
+// SHA-256 fetched once: with OpenSSL 3 every EVP_DigestInit_ex on EVP_sha256() looks the
+// algorithm up again under a lock, which hashing threads would contend on for every small file.
+const EVP_MD*
+sha256_md()
+{
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md != nullptr ? md : EVP_sha256();
+}
+
 } // namespace
 
 std::string
@@ -66,7 +75,7 @@ Sha256Hasher::Sha256Hasher()
     : m_context(EVP_MD_CTX_new())
 {
   // Only allocation failure or a crippled OpenSSL get here: nothing a caller could handle.
-  if (m_context == nullptr || EVP_DigestInit_ex(m_context, EVP_sha256(), nullptr) != 1) {
+  if (m_context == nullptr || EVP_DigestInit_ex(m_context, sha256_md(), nullptr) != 1) {
     EVP_MD_CTX_free(m_context);
     throw Fatal("openssl: cannot initialise sha256");
   }
@@ -104,6 +113,14 @@ Sha256Hasher::finish()
   return digest;
 }
 
+void
+Sha256Hasher::reset()
+{
+  if (EVP_DigestInit_ex(m_context, sha256_md(), nullptr) != 1) {
+    throw Fatal("openssl: cannot initialise sha256");
+  }
+}
+
 Sha256Digest
 sha256(std::string_view data)
 {
@@ -115,12 +132,26 @@ sha256(std::string_view data)
 Result<Sha256Digest>
 sha256_fd(int fd, std::span<std::byte> buffer, const std::function<bool()>& should_stop)
 {
-  if (buffer.empty()) {
-    return make_error(Errc::internal, "sha256: empty read buffer");
-  }
   // Only a hint: it doubles the kernel's read-ahead, and a failure changes nothing we rely on.
   (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
   Sha256Hasher hasher;
+  return sha256_fd(fd, buffer, hasher, 0, should_stop);
+}
+
+Result<Sha256Digest>
+sha256_fd(int fd,
+          std::span<std::byte> buffer,
+          Sha256Hasher& hasher,
+          std::size_t prefix,
+          const std::function<bool()>& should_stop)
+{
+  if (buffer.empty() || prefix > buffer.size()) {
+    return make_error(Errc::internal, "sha256: empty read buffer");
+  }
+  hasher.reset();
+  if (prefix > 0) {
+    hasher.update(buffer.first(prefix));
+  }
   for (;;) {
     if (should_stop && should_stop()) {
       return make_error(Errc::cancelled, "stopped while hashing");
