@@ -535,6 +535,9 @@ ManifestReader::next_line()
       const std::string_view line(begin, static_cast<std::size_t>(newline - begin));
       m_begin += line.size() + 1;
       ++m_line;
+      if (line.size() > k_max_manifest_line) {
+        return bad(fmt::format("line longer than {} bytes", k_max_manifest_line));
+      }
       return std::optional<std::string_view>(line);
     }
     if (m_end - m_begin > k_max_manifest_line) {
