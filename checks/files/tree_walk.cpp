@@ -33,9 +33,6 @@ constexpr std::uint64_t k_large_file = 1024 * 1024;
 // Items listed but not yet taken by the caller before the threads wait: what bounds memory
 // (about 300 bytes each).
 constexpr std::size_t k_max_buffered_items = 32 * 1024;
-// Directory descriptors kept open for listing subdirectories; past this a subdirectory is opened
-// component by component from the root instead, so deep or wide trees never run out of fds.
-constexpr std::size_t k_max_open_directories = 128;
 // Large files opened and waiting for a thread; past this they are hashed where they are found.
 constexpr std::size_t k_max_file_tasks = 32;
 // Small files whose content is not in the page cache: their reads are started (readahead) and
@@ -477,7 +474,7 @@ struct TreeWalk::State
     // Subdirectories open from this one while few directories are held open.
     std::shared_ptr<DirFd> shared;
     const auto parent_fd = [&]() -> std::shared_ptr<DirFd> {
-      if (!shared && open_directories.load() < k_max_open_directories) {
+      if (!shared && open_directories.load() < options.max_open_directories) {
         const int copy = owned.get() >= 0 ? owned.release() : ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
         if (copy >= 0) {
           shared = std::make_shared<DirFd>(copy, open_directories);

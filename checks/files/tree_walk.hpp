@@ -57,6 +57,9 @@ struct WalkOptions
   // Asked between entries and between blocks of a file (from several threads). May be empty.
   std::function<bool()> should_stop;
   unsigned workers = 1; // threads besides the caller's; 0: the caller's thread does it all
+  // Directory descriptors held open for opening subdirectories; past this a subdirectory is
+  // opened component by component from the root, so deep or wide trees never run out of fds.
+  std::size_t max_open_directories = 128;
 };
 
 // One path of the tree, as observed.
