@@ -91,16 +91,21 @@ parse_decimal(std::string_view text, T& value)
   return ec == std::errc() && ptr == end;
 }
 
-std::vector<std::string_view>
-split_spaces(std::string_view line)
+// Split `line` at single spaces into `fields`; return how many there are (at most 9: one past
+// what an entry has is enough to reject the line).
+std::size_t
+split_spaces(std::string_view line, std::array<std::string_view, 9>& fields)
 {
-  std::vector<std::string_view> fields;
+  std::size_t count = 0;
   std::size_t start = 0;
   for (;;) {
     const auto space = line.find(' ', start);
-    fields.push_back(line.substr(start, space == std::string_view::npos ? space : space - start));
+    if (count == fields.size()) {
+      return count + 1;
+    }
+    fields[count++] = line.substr(start, space == std::string_view::npos ? space : space - start);
     if (space == std::string_view::npos) {
-      return fields;
+      return count;
     }
     start = space + 1;
   }
@@ -140,30 +145,40 @@ path_problem(std::string_view path)
   }
 }
 
-// Parse the entry line `line`; errors are plain messages the caller prefixes with its position.
-util::Result<Entry>
-parse_entry(std::string_view line, unsigned version)
+util::Result<void> unescape_into(std::string_view escaped, std::string& raw);
+
+// Parse the entry line `line` into `entry` (its strings' memory is reused: a manifest of a
+// million lines is not a million allocations); errors are plain messages the caller prefixes
+// with its position.
+util::Result<void>
+parse_entry(std::string_view line, unsigned version, Entry& entry)
 {
   const auto bad = [](std::string message) {
     return util::make_error(util::Errc::config, std::move(message));
   };
-  const auto fields = split_spaces(line);
-  if (fields.size() != 8) {
-    return bad(fmt::format("expected 8 space-separated fields (path type mode uid gid size sha256 "
-                           "target), found {}",
-                           fields.size()));
+  std::array<std::string_view, 9> fields;
+  const auto count = split_spaces(line, fields);
+  if (count != 8) {
+    return bad(
+      fmt::format("expected 8 space-separated fields (path type mode uid gid size sha256 "
+                  "target), found {}",
+                  count == fields.size() + 1
+                    ? static_cast<std::size_t>(std::count(line.begin(), line.end(), ' ')) + 1
+                    : count));
   }
-  for (std::size_t i = 0; i < fields.size(); ++i) {
+  for (std::size_t i = 0; i < 8; ++i) {
     if (fields[i].empty()) {
       return bad(fmt::format("field {} is empty", i + 1));
     }
   }
-  Entry entry;
-  auto path = unescape_field(fields[0]);
+  entry.sha256.reset();
+  entry.target.clear();
+  entry.size = 0;
+  entry.rdev = 0;
+  auto path = unescape_into(fields[0], entry.path);
   if (!path || fields[0] == "-") {
     return bad(fmt::format("path \"{}\": {}", fields[0], path ? "no path" : path.error().message));
   }
-  entry.path = std::move(*path);
   if (const auto problem = path_problem(entry.path); !problem.empty()) {
     return bad(fmt::format("path \"{}\" {} {}", fields[0], problem, k_path_rule));
   }
@@ -210,14 +225,13 @@ parse_entry(std::string_view line, unsigned version)
       "path \"{}\": a {} has no sha256 (expected \"-\")", fields[0], entry_type_name(entry.type)));
   }
   if (entry.type == EntryType::symlink) {
-    auto target = unescape_field(fields[7]);
+    auto target = unescape_into(fields[7], entry.target);
     if (!target || fields[7] == "-") {
       return bad(fmt::format("path \"{}\": bad symlink target \"{}\"{}",
                              fields[0],
                              fields[7],
                              target ? "" : ": " + target.error().message));
     }
-    entry.target = std::move(*target);
     if (entry.target.size() != entry.size) {
       return bad(fmt::format("path \"{}\": size {} does not match the target's length {}",
                              fields[0],
@@ -244,7 +258,7 @@ parse_entry(std::string_view line, unsigned version)
     return bad(fmt::format(
       "path \"{}\": a {} has no target (expected \"-\")", fields[0], entry_type_name(entry.type)));
   }
-  return entry;
+  return {};
 }
 
 std::string escape_bytes(std::string_view raw, bool keep_space);
@@ -345,14 +359,15 @@ escape_display(std::string_view raw)
   return escape_bytes(raw, true);
 }
 
-util::Result<std::string>
-unescape_field(std::string_view escaped)
+namespace {
+
+util::Result<void>
+unescape_into(std::string_view escaped, std::string& raw)
 {
   if (escaped.empty()) {
     return util::make_error(util::Errc::config, "empty field");
   }
-  std::string raw;
-  raw.reserve(escaped.size());
+  raw.clear();
   for (std::size_t i = 0; i < escaped.size(); ++i) {
     const auto c = static_cast<unsigned char>(escaped[i]);
     if (c == '%') {
@@ -370,6 +385,16 @@ unescape_field(std::string_view escaped)
       raw.push_back(static_cast<char>(c));
     }
   }
+  return {};
+}
+
+} // namespace
+
+util::Result<std::string>
+unescape_field(std::string_view escaped)
+{
+  std::string raw;
+  RG_TRY(unescape_into(escaped, raw));
   return raw;
 }
 
@@ -665,18 +690,19 @@ ManifestReader::next()
   if (line.starts_with('#')) {
     return bad("header line after #digest (headers come before the entries)");
   }
-  auto entry = parse_entry(line, m_version);
-  if (!entry) {
-    return bad(entry.error().message);
+  // Parsed into the spare entry, compared with the previous one, then swapped in.
+  auto parsed = parse_entry(line, m_version, m_spare);
+  if (!parsed) {
+    return bad(parsed.error().message);
   }
-  if (m_have_entry && entry->path <= m_entry.path) {
+  if (m_have_entry && m_spare.path <= m_entry.path) {
     return bad(fmt::format("path \"{}\" {} (entries must be sorted by path, bytewise, and unique)",
-                           escape_field(entry->path),
-                           entry->path == m_entry.path ? "is a duplicate" : "is out of order"));
+                           escape_field(m_spare.path),
+                           m_spare.path == m_entry.path ? "is a duplicate" : "is out of order"));
   }
   m_hasher.update(line);
   m_hasher.update("\n");
-  m_entry = std::move(*entry);
+  std::swap(m_entry, m_spare);
   m_have_entry = true;
   m_seen_root = m_seen_root || m_entry.path == ".";
   return &m_entry;

@@ -168,6 +168,7 @@ private:
   util::Sha256Hasher m_hasher;
   std::optional<std::string> m_pending; // the first entry line, read while looking for headers
   Entry m_entry;
+  Entry m_spare;
   bool m_have_entry = false;
   bool m_seen_root = false;
   bool m_done = false;

@@ -269,6 +269,7 @@ struct TreeWalk::State
   std::shared_ptr<Node> root_node;
   const Item* last = nullptr;
   bool stopped = false;
+  std::size_t asked = 0; // next() calls, to ask should_stop every few
 
   bool
   stopping() const
@@ -484,15 +485,21 @@ struct TreeWalk::State
     };
     const std::string prefix = node.path == "." ? std::string() : node.path + "/";
     std::vector<ColdFile> cold;
-    items.reserve(items.size() + names->size());
-    for (const auto& [name, type] : *names) {
-      if (stopping()) {
+    items.reserve(items.size() + names->offsets.size());
+    std::size_t listed = 0;
+    for (std::size_t n = 0; n < names->offsets.size(); ++n) {
+      const char* const name_text = names->text.data() + names->offsets[n];
+      const std::string_view name(name_text);
+      const auto type = names->types[n];
+      // Every 16 entries: the deadline is read from the clock, a cost per entry otherwise.
+      if (listed++ % 16 == 0 && stopping()) {
         node.stopped = true;
         break;
       }
       Item item;
       auto& walked = item.walked;
-      walked.entry.path = prefix + name;
+      walked.entry.path.reserve(prefix.size() + name.size());
+      walked.entry.path.append(prefix).append(name);
       if (walked.entry.path.size() > k_max_walk_path) {
         walked.observed = false;
         walked.problem =
@@ -510,7 +517,7 @@ struct TreeWalk::State
         // Most filesystems say the type in the listing: a file is opened and fstat'ed, one
         // call fewer than fstatat first, and what is recorded is the inode that is hashed.
         file.reset(
-          ::openat(fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+          ::openat(fd, name_text, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
       }
       struct stat st
       {
@@ -528,7 +535,7 @@ struct TreeWalk::State
           items.push_back(std::move(item));
           continue;
         }
-      } else if (::fstatat(fd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
+      } else if (::fstatat(fd, name_text, &st, AT_SYMLINK_NOFOLLOW) != 0) {
         walked.observed = false;
         walked.problem = lost_message("stat", errno);
         items.push_back(std::move(item));
@@ -537,7 +544,7 @@ struct TreeWalk::State
       fill_from_stat(walked.entry, st);
       switch (walked.entry.type) {
       case EntryType::symlink:
-        read_target(fd, name, walked);
+        read_target(fd, name_text, walked);
         items.push_back(std::move(item));
         break;
       case EntryType::dir: {
@@ -568,7 +575,7 @@ struct TreeWalk::State
         }
         if (file.get() < 0) {
           file.reset(
-            ::openat(fd, name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
+            ::openat(fd, name_text, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
           if (file.get() < 0) {
             walked.observed = false;
             walked.problem = lost_message("open", errno);
@@ -604,9 +611,21 @@ struct TreeWalk::State
       }
     }
     drain_cold(items, cold, scratch_space);
-    std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) {
-      return path_order_less(a.walked.entry.path, a.inside, b.walked.entry.path, b.inside);
+    // Sort positions, then move each item once: items are a few hundred bytes each.
+    std::vector<std::uint32_t> order(items.size());
+    for (std::size_t i = 0; i < order.size(); ++i) {
+      order[i] = static_cast<std::uint32_t>(i);
+    }
+    std::sort(order.begin(), order.end(), [&items](std::uint32_t a, std::uint32_t b) {
+      return path_order_less(
+        items[a].walked.entry.path, items[a].inside, items[b].walked.entry.path, items[b].inside);
     });
+    std::vector<Item> sorted;
+    sorted.reserve(items.size());
+    for (const auto i : order) {
+      sorted.push_back(std::move(items[i]));
+    }
+    items = std::move(sorted);
   }
 
   // Hash the small file `item` (at `index`) open as `file`; when its content is not in the
@@ -619,7 +638,7 @@ struct TreeWalk::State
       iovec vector{s.buffer.data(), s.buffer.size()};
       // RWF_NOWAIT reads only what the page cache holds: a warm file is read here in one call,
       // a cold one says EAGAIN and its read is started in the background instead of waited for.
-      const ssize_t count = ::preadv2(file.get(), &vector, 1, -1, RWF_NOWAIT);
+      const ssize_t count = ::preadv2(file.get(), &vector, 1, 0, RWF_NOWAIT);
       if (count < 0 && errno == EAGAIN) {
         (void)::readahead(file.get(), 0, static_cast<std::size_t>(item.walked.entry.size));
         cold.push_back({index, std::move(file)});
@@ -633,6 +652,15 @@ struct TreeWalk::State
         return;
       } else {
         prefix = static_cast<std::size_t>(count);
+        // The whole file as fstat saw it, in one read: its size and digest describe the same
+        // bytes, and one more read only to see the end of the file is a syscall per file saved.
+        if (prefix == item.walked.entry.size && prefix < s.buffer.size()) {
+          s.hasher.reset();
+          s.hasher.update(std::span<const std::byte>(s.buffer.data(), prefix));
+          item.walked.entry.sha256 = s.hasher.finish();
+          ++hashed;
+          return;
+        }
       }
     }
     finish_hash(item.walked, file.get(), prefix, s);
@@ -661,11 +689,11 @@ struct TreeWalk::State
   }
 
   static void
-  read_target(int fd, const std::string& name, WalkItem& walked)
+  read_target(int fd, const char* name, WalkItem& walked)
   {
     std::string target(256, '\0');
     for (;;) {
-      const ssize_t length = ::readlinkat(fd, name.c_str(), target.data(), target.size());
+      const ssize_t length = ::readlinkat(fd, name, target.data(), target.size());
       if (length < 0) {
         walked.observed = false;
         walked.problem = lost_message("readlink", errno);
@@ -681,11 +709,19 @@ struct TreeWalk::State
     walked.entry.target = std::move(target);
   }
 
+  // A directory's listing: the names and listed types, in one buffer rather than a string each.
+  struct Names
+  {
+    std::vector<char> text;             // each name followed by its NUL
+    std::vector<std::uint32_t> offsets; // where each name starts in `text`
+    std::vector<unsigned char> types;   // DT_* as listed
+  };
+
   // Return the names in the directory open as `fd` with their listed types.
-  static util::Result<std::vector<std::pair<std::string, unsigned char>>>
+  static util::Result<Names>
   read_names(int fd)
   {
-    std::vector<std::pair<std::string, unsigned char>> names;
+    Names names;
     std::vector<char> buffer(k_dirent_buffer);
     if (::lseek(fd, 0, SEEK_SET) < 0) {
       return util::make_error(util::Errc::io, errno_message("readdir", errno));
@@ -709,7 +745,10 @@ struct TreeWalk::State
         const auto type = static_cast<unsigned char>(record[18]);
         const std::string_view name(record + 19);
         if (name != "." && name != "..") {
-          names.emplace_back(name, type);
+          names.offsets.push_back(static_cast<std::uint32_t>(names.text.size()));
+          names.types.push_back(type);
+          names.text.insert(names.text.end(), name.begin(), name.end());
+          names.text.push_back('\0');
         }
         at += length;
       }
@@ -744,7 +783,7 @@ struct TreeWalk::State
         last = nullptr;
         return nullptr;
       }
-      if (stopping()) {
+      if (++asked % 16 == 0 && stopping()) {
         stopped = true;
         continue;
       }

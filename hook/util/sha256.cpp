@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace util {
@@ -56,17 +58,29 @@ to_hex(const Sha256Digest& digest)
 std::optional<Sha256Digest>
 sha256_from_hex(std::string_view hex)
 {
+  // A table: a manifest of a million files has a million digests to read.
+  static const auto values = [] {
+    std::array<std::int8_t, 256> table{};
+    table.fill(-1);
+    for (int c = 0; c < 256; ++c) {
+      table[static_cast<std::size_t>(c)] =
+        static_cast<std::int8_t>(hex_value(static_cast<char>(c)));
+    }
+    return table;
+  }();
   Sha256Digest digest{};
   if (hex.size() != digest.size() * 2) {
     return std::nullopt;
   }
+  int bad = 0;
   for (std::size_t i = 0; i < digest.size(); ++i) {
-    const int high = hex_value(hex[2 * i]);
-    const int low = hex_value(hex[2 * i + 1]);
-    if (high < 0 || low < 0) {
-      return std::nullopt;
-    }
-    digest[i] = static_cast<std::uint8_t>(high * 16 + low);
+    const int high = values[static_cast<unsigned char>(hex[2 * i])];
+    const int low = values[static_cast<unsigned char>(hex[2 * i + 1])];
+    bad |= high | low;
+    digest[i] = static_cast<std::uint8_t>((high << 4) | (low & 0x0f));
+  }
+  if (bad < 0) {
+    return std::nullopt;
   }
   return digest;
 }
@@ -129,13 +143,72 @@ sha256(std::string_view data)
   return hasher.finish();
 }
 
+namespace {
+
+// Hash what `fd` holds from `offset` to its end into `hasher`. pread with an explicit offset: a
+// file position is shared state the kernel locks (fdget_pos) in a process with several threads.
+Result<Sha256Digest>
+hash_from(int fd,
+          std::span<std::byte> buffer,
+          Sha256Hasher& hasher,
+          off_t offset,
+          const std::function<bool()>& should_stop)
+{
+  for (;;) {
+    if (should_stop && should_stop()) {
+      return make_error(Errc::cancelled, "stopped while hashing");
+    }
+    const ssize_t count = ::pread(fd, buffer.data(), buffer.size(), offset);
+    if (count < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      const int saved = errno;
+      return make_error(saved == EACCES || saved == EPERM ? Errc::permission : Errc::io,
+                        fmt::format("read: {}", std::strerror(saved)));
+    }
+    if (count == 0) {
+      return hasher.finish();
+    }
+    hasher.update(buffer.first(static_cast<std::size_t>(count)));
+    offset += count;
+  }
+}
+
+} // namespace
+
 Result<Sha256Digest>
 sha256_fd(int fd, std::span<std::byte> buffer, const std::function<bool()>& should_stop)
 {
+  if (buffer.empty()) {
+    return make_error(Errc::internal, "sha256: empty read buffer");
+  }
   // Only a hint: it doubles the kernel's read-ahead, and a failure changes nothing we rely on.
   (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  const off_t start = ::lseek(fd, 0, SEEK_CUR);
   Sha256Hasher hasher;
-  return sha256_fd(fd, buffer, hasher, 0, should_stop);
+  if (start < 0) {
+    // Not seekable (a pipe): read it as it comes.
+    for (;;) {
+      if (should_stop && should_stop()) {
+        return make_error(Errc::cancelled, "stopped while hashing");
+      }
+      const ssize_t count = ::read(fd, buffer.data(), buffer.size());
+      if (count < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        const int saved = errno;
+        return make_error(saved == EACCES || saved == EPERM ? Errc::permission : Errc::io,
+                          fmt::format("read: {}", std::strerror(saved)));
+      }
+      if (count == 0) {
+        return hasher.finish();
+      }
+      hasher.update(buffer.first(static_cast<std::size_t>(count)));
+    }
+  }
+  return hash_from(fd, buffer, hasher, start, should_stop);
 }
 
 Result<Sha256Digest>
@@ -152,24 +225,7 @@ sha256_fd(int fd,
   if (prefix > 0) {
     hasher.update(buffer.first(prefix));
   }
-  for (;;) {
-    if (should_stop && should_stop()) {
-      return make_error(Errc::cancelled, "stopped while hashing");
-    }
-    const ssize_t count = ::read(fd, buffer.data(), buffer.size());
-    if (count < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      const int saved = errno;
-      return make_error(saved == EACCES || saved == EPERM ? Errc::permission : Errc::io,
-                        fmt::format("read: {}", std::strerror(saved)));
-    }
-    if (count == 0) {
-      return hasher.finish();
-    }
-    hasher.update(buffer.first(static_cast<std::size_t>(count)));
-  }
+  return hash_from(fd, buffer, hasher, static_cast<off_t>(prefix), should_stop);
 }
 
 } // namespace util

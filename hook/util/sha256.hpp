@@ -60,8 +60,9 @@ Sha256Digest sha256(std::string_view data);
 Result<Sha256Digest>
 sha256_fd(int fd, std::span<std::byte> buffer, const std::function<bool()>& should_stop = {});
 
-// Like sha256_fd above, hashing with `hasher` (reset first, spent afterwards), and taking the
-// first `prefix` bytes of the file from `buffer`, already read by the caller.
+// Return the SHA-256 of the whole file `fd` (from its start, whatever its position), hashing
+// with `hasher` (reset first, spent afterwards); the first `prefix` bytes of the file are already
+// in `buffer`, read by the caller. Reads with pread, so threads never contend on the position.
 Result<Sha256Digest> sha256_fd(int fd,
                                std::span<std::byte> buffer,
                                Sha256Hasher& hasher,
