@@ -228,6 +228,7 @@ struct FileTask : Task
 struct Scratch
 {
   std::vector<std::byte> buffer = std::vector<std::byte>(k_hash_buffer_size);
+  std::vector<char> dirents = std::vector<char>(k_dirent_buffer);
   util::Sha256Hasher hasher;
 };
 
@@ -462,7 +463,7 @@ struct TreeWalk::State
       }
       items.push_back(std::move(item));
     }
-    auto names = read_names(fd);
+    auto names = read_names(fd, scratch_space.dirents);
     if (!names) {
       // The root's listing is reported on its own entry, like any directory's.
       if (node.path == ".") {
@@ -719,10 +720,9 @@ struct TreeWalk::State
 
   // Return the names in the directory open as `fd` with their listed types.
   static util::Result<Names>
-  read_names(int fd)
+  read_names(int fd, std::vector<char>& buffer)
   {
     Names names;
-    std::vector<char> buffer(k_dirent_buffer);
     if (::lseek(fd, 0, SEEK_SET) < 0) {
       return util::make_error(util::Errc::io, errno_message("readdir", errno));
     }
