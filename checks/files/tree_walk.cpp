@@ -36,8 +36,10 @@ constexpr std::size_t k_max_buffered_items = 32 * 1024;
 // Large files opened and waiting for a thread; past this they are hashed where they are found.
 constexpr std::size_t k_max_file_tasks = 32;
 // Small files whose content is not in the page cache: their reads are started (readahead) and
-// they are hashed once this many are in flight, so a cold disk sees many reads at once.
+// they are hashed once this many are in flight on a thread, so a cold disk sees many reads at
+// once; at most k_max_cold_total held open over all threads, whatever `workers` says.
 constexpr std::size_t k_max_cold_files = 32;
+constexpr std::size_t k_max_cold_total = 256;
 // getdents buffer.
 constexpr std::size_t k_dirent_buffer = 64 * 1024;
 
@@ -250,6 +252,7 @@ struct TreeWalk::State
   // Declared before the tasks, which count themselves down in them when destroyed.
   std::atomic<std::size_t> open_directories{0};
   std::atomic<std::size_t> file_tasks{0};
+  std::atomic<std::size_t> cold_files{0};
   std::map<std::string_view, std::shared_ptr<Task>> pending; // by key: soonest wanted first
   std::size_t buffered = 0; // items of finished listings not yet taken by the caller
   bool shutdown = false;
@@ -331,7 +334,11 @@ struct TreeWalk::State
       }
     } else {
       auto& file = static_cast<FileTask&>(task);
-      hash_large(file, scratch_space);
+      try {
+        hash_large(file, scratch_space);
+      } catch (const std::exception& e) {
+        file.problem = fmt::format("internal error: {}", e.what());
+      }
     }
     {
       const std::lock_guard lock(mutex);
@@ -640,16 +647,20 @@ struct TreeWalk::State
       // RWF_NOWAIT reads only what the page cache holds: a warm file is read here in one call,
       // a cold one says EAGAIN and its read is started in the background instead of waited for.
       const ssize_t count = ::preadv2(file.get(), &vector, 1, 0, RWF_NOWAIT);
-      if (count < 0 && errno == EAGAIN) {
-        (void)::readahead(file.get(), 0, static_cast<std::size_t>(item.walked.entry.size));
-        cold.push_back({index, std::move(file)});
-        return;
-      }
-      if (count < 0 && (errno == EOPNOTSUPP || errno == EINVAL || errno == ENOSYS)) {
+      const int error = count < 0 ? errno : 0;
+      if (error == EAGAIN) {
+        if (cold_files.load() < k_max_cold_total) {
+          (void)::readahead(file.get(), 0, static_cast<std::size_t>(item.walked.entry.size));
+          ++cold_files;
+          cold.push_back({index, std::move(file)});
+          return;
+        }
+        // Enough reads in flight already: read this one the ordinary way, below.
+      } else if (error == EOPNOTSUPP || error == EINVAL || error == ENOSYS) {
         nowait_works = false;
-      } else if (count < 0) {
+      } else if (error != 0) {
         item.walked.observed = false;
-        item.walked.problem = errno_message("read", errno);
+        item.walked.problem = errno_message("read", error);
         return;
       } else {
         prefix = static_cast<std::size_t>(count);
@@ -685,6 +696,8 @@ struct TreeWalk::State
   {
     for (auto& file : cold) {
       finish_hash(items[file.item].walked, file.fd.get(), 0, s);
+      file.fd.reset();
+      --cold_files;
     }
     cold.clear();
   }
