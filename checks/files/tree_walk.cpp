@@ -215,6 +215,9 @@ struct Node : Task
   std::vector<Item> items; // sorted, once done
   std::string problem;     // its contents could not be listed
   bool stopped = false;
+  // Set before the node is shared and never changed: no lock needed to read it, unlike `state`.
+  bool deferred = false;
+  bool entered = false; // the caller's thread only: `enter` said yes
 };
 
 // A large file to hash, opened by the listing.
@@ -564,6 +567,7 @@ struct TreeWalk::State
         child->inode = walked.entry.inode;
         child->parent = parent_fd();
         child->state = walked.deferred ? TaskState::deferred : TaskState::pending;
+        child->deferred = walked.deferred;
         if (!walked.deferred) {
           more.push_back(child);
         }
@@ -822,11 +826,11 @@ struct TreeWalk::State
       Item& item = items[frame.next++];
       if (item.inside) {
         bool entered = false;
-        if (item.child->state == TaskState::deferred) {
+        if (item.child->deferred) {
           if (!options.enter || !options.enter(item.child->path)) {
             continue;
           }
-          entered = true;
+          item.child->entered = entered = true;
         }
         wait(item.child);
         if (!item.child->problem.empty()) {
@@ -842,7 +846,7 @@ struct TreeWalk::State
         stack.push_back({item.child, true});
         continue;
       }
-      if (item.child && item.child->state != TaskState::deferred) {
+      if (item.child && !item.child->deferred) {
         // Wait for the listing here rather than at the marker, so a directory that cannot be
         // listed is reported at its own path, in order.
         wait(item.child);
