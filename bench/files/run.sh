@@ -16,6 +16,9 @@
 # of `mtree -c`'s), and for the large tree the hashing rate as a share of the machine's limit,
 # 2 x `openssl speed -evp sha256` at 16 KiB blocks (nproc = 2 cores hashing at once).
 #
+# The floor row is bench/files/floor.c: openat, fstat, pread, close per file on nproc threads,
+# no hashing, no comparison: no tool that hashes every file can go below it.
+#
 # Smoke test: SMALL_FILES=2000 TINY_ENTRIES=20000 LARGE_COUNT=2 LARGE_MB=64 REPS=1 bench/files/run.sh
 # Needs: READYGATE (default build/hook/readygate), sha256sum, mtree, aide, openssl, python3,
 # /usr/bin/time.
@@ -32,10 +35,10 @@ LARGE_MB=${LARGE_MB:-128}
 REPS=${REPS:-3}
 COLD=${COLD:-1}
 TREES=${TREES:-"large small tiny"}
-TOOLS=${TOOLS:-"sha256sum readygate mtree aide create mtree-c"}
+TOOLS=${TOOLS:-"sha256sum readygate mtree aide floor create mtree-c"}
 AIDE_TREES=${AIDE_TREES:-"large small"}
 
-for program in "$READYGATE" sha256sum mtree aide openssl python3 /usr/bin/time; do
+for program in "$READYGATE" sha256sum mtree aide openssl python3 cc /usr/bin/time; do
   if ! command -v "$program" >/dev/null 2>&1; then
     echo "run.sh: $program is not installed" >&2
     exit 1
@@ -46,6 +49,7 @@ if [ "$COLD" = 1 ] && ! { sync && echo 3 >/proc/sys/vm/drop_caches; } 2>/dev/nul
   COLD=0
 fi
 WORK=$(mkdir -p "$WORK" && cd "$WORK" && pwd)
+cc -O2 -pthread -o "$WORK/floor" "$here/floor.c"
 
 make_small_tree() {
   python3 - "$1" "$2" <<'PY'
@@ -165,6 +169,7 @@ run_tool() {
   sha256sum) (cd "$dir" && sha256sum -c --quiet "$inputs/sha256sums") ;;
   mtree) mtree -f "$inputs/mtree.spec" -p "$dir" ;;
   aide) aide --check -c "$inputs/aide.conf" ;;
+  floor) "$WORK/floor" "$dir" "$(nproc)" ;;
   create) "$READYGATE" manifest create --root "$dir" >"$WORK/create.out" ;;
   mtree-c) mtree -c -K sha256digest -p "$dir" >"$WORK/create.out" ;;
   esac
@@ -245,8 +250,9 @@ for tree in $TREES; do
   for cache in $caches; do
     base="" create_wall="" create_base=""
     for tool in $TOOLS; do
-      # manifest create is measured on the trees of many entries, where the walk is the cost.
-      if [ "$tree" = large ] && { [ "$tool" = create ] || [ "$tool" = mtree-c ]; }; then
+      # manifest create and the syscall floor are measured on the trees of many entries, where
+      # the walk is the cost.
+      if [ "$tree" = large ] && { [ "$tool" = create ] || [ "$tool" = mtree-c ] || [ "$tool" = floor ]; }; then
         continue
       fi
       # AIDE needs minutes per run on the tiny tree (about 0.25 ms an entry): AIDE_TREES.
@@ -263,11 +269,12 @@ for tree in $TREES; do
       readygate) name="readygate check" ;;
       mtree) name="mtree -f" ;;
       aide) name="aide --check" ;;
+      floor) name="syscall floor (floor.c)" ;;
       create) create_wall=$wall name="readygate manifest create" ;;
       mtree-c) create_base=$wall name="mtree -c" ;;
       esac
       case $tool in
-      sha256sum | readygate | mtree | aide)
+      sha256sum | readygate | mtree | aide | floor)
         [ -n "$base" ] && ratio=$(awk -v w="$wall" -v b="$base" 'BEGIN { printf "%.2f", w / b }')
         ;;
       mtree-c)
