@@ -774,22 +774,36 @@ struct TreeWalk::State
 
   // --- the caller's side ---
 
-  // Wait until `task` is done, running it on this thread when no thread has taken it yet.
+  // Wait until `task` is done, running it on this thread when no thread has taken it yet, and
+  // meanwhile running the soonest wanted pending task rather than sleeping: the caller's thread
+  // is one more worker whenever the workers are behind.
   void
   wait(const std::shared_ptr<Task>& task)
   {
     std::unique_lock lock(mutex);
-    if (task->state == TaskState::pending || task->state == TaskState::deferred) {
-      if (task->state == TaskState::pending) {
-        take(task);
-      } else {
-        task->state = TaskState::running;
+    for (;;) {
+      if (task->state == TaskState::done) {
+        return;
       }
-      lock.unlock();
-      run(*task, scratch);
-      return;
+      if (task->state == TaskState::pending || task->state == TaskState::deferred) {
+        if (task->state == TaskState::pending) {
+          take(task);
+        } else {
+          task->state = TaskState::running;
+        }
+        lock.unlock();
+        run(*task, scratch);
+        return;
+      }
+      if (!pending.empty() && buffered < k_max_buffered_items) {
+        const auto other = take(pending.begin()->second);
+        lock.unlock();
+        run(*other, scratch);
+        lock.lock();
+        continue;
+      }
+      done.wait(lock);
     }
-    done.wait(lock, [&] { return task->state == TaskState::done; });
   }
 
   const WalkItem*
