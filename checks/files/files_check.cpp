@@ -115,8 +115,9 @@ public:
       ++m_expected;
     }
     if (have != nullptr && !have->problem.empty()) {
-      // Unreadable paths outside the release's business (allowed extras) do not count.
-      if (want != nullptr || !allowed_extra(path)) {
+      // Unreadable paths outside the release's business (allowed extras) do not count; the
+      // contents of an allowed directory were walked into because the manifest lists some.
+      if (want != nullptr || have->contents || !allowed_extra(path)) {
         ++m_problems;
         m_findings.add(path, "readable", have->problem);
         if (have->observed || have->contents) {

@@ -268,3 +268,24 @@ PY
   [ $((check_200000 - check_20000)) -lt 12288 ]
   [ "$check_200000" -lt 65536 ]
 }
+
+@test "files_scale: an allowed directory the manifest lists things in, unreadable, is an error" {
+  # As nobody: root reads through chmod 000.
+  SHARED_DIR=$(mktemp -d /tmp/readygate-files-XXXXXX)
+  mkdir -p "$TREE/var/keep"
+  echo release >"$TREE/var/keep/config.ini"
+  cp -a "$TREE" "$SHARED_DIR/tree"
+  "$READYGATE" manifest create --root "$SHARED_DIR/tree" >"$SHARED_DIR/files.manifest"
+  printf '[[check]]\nid = "f"\nkind = "files"\nroot = "%s"\nmanifest = "%s"\n%s\n' \
+    "$SHARED_DIR/tree" "$SHARED_DIR/files.manifest" 'ignore = ["owner"]
+allow_extra = ["var"]' >"$SHARED_DIR/readygate.toml"
+  chmod -R a+rX "$SHARED_DIR"
+  chmod 000 "$SHARED_DIR/tree/var"
+  as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+  [ "$(id -u)" -eq 0 ] || as_nobody=()
+  run "${as_nobody[@]}" "$READYGATE" check --config "$SHARED_DIR/readygate.toml"
+  echo "$output"
+  [ "$status" -eq 2 ]
+  [[ "$output" == *"var"*"Permission denied"* ]]
+  [[ "$output" != *"var/keep/config.ini: expected present, found missing"* ]]
+}
