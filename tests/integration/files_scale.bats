@@ -122,13 +122,13 @@ null char 0644 0 0 - - -"
 }
 
 @test "files_scale: threads that cannot start mean fewer threads, never an abort" {
-  # RLIMIT_NPROC counts the threads of the real user: as nobody with a limit of 2, the main
-  # thread and one more fit, the next thread start fails. Root ignores the limit, so drop to
-  # nobody.
+  # RLIMIT_NPROC counts the threads of the real user: with a limit of 2, the main thread and
+  # one more fit, the next thread start fails. Root ignores the limit, so drop to a user id
+  # nothing else runs as (nobody may be busy in a test running alongside).
   SHARED_DIR=$(mktemp -d /tmp/readygate-files-XXXXXX)
   cp -a "$TREE" "$SHARED_DIR/tree"
   chmod -R a+rX "$SHARED_DIR"
-  as_nobody=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+  as_nobody=(setpriv --reuid=64321 --regid=64321 --clear-groups)
   [ "$(id -u)" -eq 0 ] || as_nobody=()
   run prlimit --nproc=2 "${as_nobody[@]}" "$READYGATE" manifest create --root "$SHARED_DIR/tree"
   echo "$output"
