@@ -42,9 +42,6 @@
 
 namespace checks::files {
 
-class TreeWalk;
-struct WalkOptions;
-
 // --- Interface ---
 
 inline constexpr unsigned k_manifest_version = 2;

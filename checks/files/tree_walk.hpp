@@ -98,9 +98,8 @@ public:
   std::size_t hashed() const; // regular files hashed so far
   unsigned threads() const;   // worker threads running
 
-  struct State;
-
 private:
+  struct State;
   explicit TreeWalk(std::unique_ptr<State> state);
   std::unique_ptr<State> m_state;
 };
