@@ -16,20 +16,22 @@
 #include <time.h>
 #include <unistd.h>
 
-static char **g_tops;
+static char** g_tops;
 static int g_top_count;
 static int g_threads;
 static int g_root;
 
-static long walk(int dir) {
+static long
+walk(int dir)
+{
   long files = 0;
-  DIR *d = fdopendir(dir);
+  DIR* d = fdopendir(dir);
   if (d == NULL) {
     close(dir);
     return 0;
   }
   char buffer[65536];
-  struct dirent *e;
+  struct dirent* e;
   while ((e = readdir(d)) != NULL) {
     if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) {
       continue;
@@ -55,7 +57,9 @@ static long walk(int dir) {
   return files;
 }
 
-static void *work(void *arg) {
+static void*
+work(void* arg)
+{
   long index = (long)arg, files = 0;
   for (int i = (int)index; i < g_top_count; i += g_threads) {
     int dir = openat(g_root, g_tops[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -63,10 +67,12 @@ static void *work(void *arg) {
       files += walk(dir);
     }
   }
-  return (void *)files;
+  return (void*)files;
 }
 
-int main(int argc, char **argv) {
+int
+main(int argc, char** argv)
+{
   if (argc != 3) {
     fprintf(stderr, "usage: floor DIR THREADS\n");
     return 64;
@@ -77,8 +83,8 @@ int main(int argc, char **argv) {
   g_root = open(argv[1], O_RDONLY | O_DIRECTORY);
   // Top-level subtrees, one level below the root's single directories (vendor/pNNNN), so that
   // threads share the work evenly.
-  DIR *d = opendir(argv[1]);
-  struct dirent *e;
+  DIR* d = opendir(argv[1]);
+  struct dirent* e;
   g_tops = calloc(1 << 20, sizeof *g_tops);
   while (d != NULL && (e = readdir(d)) != NULL) {
     if (e->d_type != DT_DIR || e->d_name[0] == '.') {
@@ -86,11 +92,11 @@ int main(int argc, char **argv) {
     }
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", argv[1], e->d_name);
-    DIR *sub = opendir(path);
-    struct dirent *f;
+    DIR* sub = opendir(path);
+    struct dirent* f;
     while (sub != NULL && (f = readdir(sub)) != NULL) {
       if (f->d_type == DT_DIR && f->d_name[0] != '.') {
-        char *name = malloc(strlen(e->d_name) + strlen(f->d_name) + 2);
+        char* name = malloc(strlen(e->d_name) + strlen(f->d_name) + 2);
         sprintf(name, "%s/%s", e->d_name, f->d_name);
         g_tops[g_top_count++] = name;
       }
@@ -102,15 +108,16 @@ int main(int argc, char **argv) {
   pthread_t threads[64];
   long files = 0;
   for (long i = 0; i < g_threads && i < 64; ++i) {
-    pthread_create(&threads[i], NULL, work, (void *)i);
+    pthread_create(&threads[i], NULL, work, (void*)i);
   }
   for (int i = 0; i < g_threads && i < 64; ++i) {
-    void *count;
+    void* count;
     pthread_join(threads[i], &count);
     files += (long)count;
   }
   clock_gettime(CLOCK_MONOTONIC, &end);
-  printf("%ld files, %.2f s\n", files,
+  printf("%ld files, %.2f s\n",
+         files,
          (double)(end.tv_sec - start.tv_sec) + (double)(end.tv_nsec - start.tv_nsec) / 1e9);
   return 0;
 }
