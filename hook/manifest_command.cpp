@@ -1,7 +1,7 @@
 // readygate manifest create: write the release manifest of a tree to standard output.
-#include <checks/files/manifest.hpp>
 #include <hook/commands.hpp>
 #include <hook/outcome.hpp>
+#include <hook/release/manifest.hpp>
 
 #include <unistd.h>
 
@@ -15,7 +15,7 @@ run_manifest_create_command(const Invocation& invocation, std::stop_token)
   // Straight to the descriptor: a regular file gets the entries as they come and the digest
   // patched into its header, so memory does not grow with the tree.
   std::cout.flush();
-  auto written = checks::files::write_manifest(
+  auto written = release::write_manifest(
     *invocation.value("--root"), invocation.values_of("--exclude"), STDOUT_FILENO);
   if (!written) {
     std::cerr << "readygate: manifest create: " << written.error().message << '\n';

@@ -16,6 +16,11 @@
 
 namespace checks::files {
 
+using release::device_text;
+using release::escape_display;
+using release::path_order_less;
+using release::WalkProblem;
+
 namespace {
 
 constexpr std::size_t k_default_max_findings = 20;
@@ -635,7 +640,8 @@ run_files(const FilesSpec& spec, const hook::CheckContext& ctx)
     return error.code == util::Errc::cancelled ? hook::CheckResult::error(stopped_message(hashed))
                                                : hook::CheckResult::from_error(error);
   };
-  auto opened = ManifestReader::open(spec.manifest, should_stop);
+  const auto filesystem = ctx.probes.get<release::Filesystem>();
+  auto opened = filesystem->open_manifest(spec.manifest, should_stop);
   if (!opened) {
     return manifest_error(opened.error(), 0);
   }
@@ -676,9 +682,9 @@ run_files(const FilesSpec& spec, const hook::CheckContext& ctx)
   options.hash_files = !spec.ignore_content;
   options.should_stop = should_stop;
   unsigned workers = spec.workers.value_or(0U);
-  options.workers = workers == 0 ? default_walk_workers() : workers;
+  options.workers = workers == 0 ? release::default_walk_workers() : workers;
 
-  auto walk = TreeWalk::open(spec.root, std::move(options));
+  auto walk = filesystem->walk(spec.root, std::move(options));
   if (!walk) {
     return hook::CheckResult::from_error(walk.error());
   }

@@ -29,11 +29,12 @@
 // only as a regular file that is the file that was read; anything else there is a finding.
 #pragma once
 
-#include <checks/files/manifest.hpp>
-#include <checks/files/tree_walk.hpp>
 #include <config/config.hpp>
 #include <config/keys.hpp>
 #include <hook/check.hpp>
+#include <hook/release/filesystem.hpp>
+#include <hook/release/manifest.hpp>
+#include <hook/release/tree_walk.hpp>
 #include <hook/util/result.hpp>
 #include <hook/util/sha256.hpp>
 
@@ -45,6 +46,16 @@
 #include <vector>
 
 namespace checks::files {
+
+// The release's vocabulary, which this kind judges with (hook/release).
+using release::Entries;
+using release::Entry;
+using release::EntryType;
+using release::Manifest;
+using release::ManifestReader;
+using release::WalkItem;
+using release::WalkOptions;
+using release::WalkResult;
 
 // --- Interface ---
 

@@ -1,7 +1,7 @@
 // Manifest entries for the files tests, built the way `manifest create` records them.
 #pragma once
 
-#include <checks/files/entry.hpp>
+#include <hook/release/entry.hpp>
 #include <hook/util/sha256.hpp>
 
 #include <cstdint>
@@ -11,12 +11,12 @@
 namespace testutil {
 
 // Return the entry of a regular file at `path` holding `content`.
-inline checks::files::Entry
+inline release::Entry
 file_entry(std::string path, std::string_view content, std::uint32_t mode = 0644)
 {
-  checks::files::Entry entry;
+  release::Entry entry;
   entry.path = std::move(path);
-  entry.type = checks::files::EntryType::file;
+  entry.type = release::EntryType::file;
   entry.mode = mode;
   entry.size = content.size();
   entry.sha256 = util::sha256(content);
@@ -24,23 +24,23 @@ file_entry(std::string path, std::string_view content, std::uint32_t mode = 0644
 }
 
 // Return the entry of a directory at `path`.
-inline checks::files::Entry
+inline release::Entry
 dir_entry(std::string path)
 {
-  checks::files::Entry entry;
+  release::Entry entry;
   entry.path = std::move(path);
-  entry.type = checks::files::EntryType::dir;
+  entry.type = release::EntryType::dir;
   entry.mode = 0755;
   return entry;
 }
 
 // Return the entry of a symlink at `path` pointing at `target`.
-inline checks::files::Entry
+inline release::Entry
 symlink_entry(std::string path, std::string target)
 {
-  checks::files::Entry entry;
+  release::Entry entry;
   entry.path = std::move(path);
-  entry.type = checks::files::EntryType::symlink;
+  entry.type = release::EntryType::symlink;
   entry.mode = 0777;
   entry.size = target.size();
   entry.target = std::move(target);

@@ -8,11 +8,11 @@
 #include <fstream>
 #include <sstream>
 
-using checks::files::Entry;
-using checks::files::EntryType;
+using release::Entry;
+using release::EntryType;
 using checks::files::FilesSpec;
-using checks::files::Manifest;
-using checks::files::WalkResult;
+using release::Manifest;
+using release::WalkResult;
 using hook::Status;
 using testutil::dir_entry;
 using testutil::file_entry;
@@ -29,7 +29,7 @@ release_manifest()
                       file_entry("app/index.php", "<?php"),
                       file_entry("app/lib.php", "lib"),
                       symlink_entry("current", "app")};
-  manifest.digest = checks::files::manifest_digest({}, manifest.entries);
+  manifest.digest = release::manifest_digest({}, manifest.entries);
   return manifest;
 }
 
@@ -422,7 +422,7 @@ struct Release
   write_manifest(const std::vector<std::string>& excludes)
   {
     std::ofstream out(manifest, std::ios::trunc);
-    REQUIRE(checks::files::write_manifest(root, excludes, out));
+    REQUIRE(release::write_manifest(root, excludes, out));
   }
 
   FilesSpec
@@ -535,7 +535,7 @@ TEST_CASE("checks::files::run_files: a manifest shipped inside the root leaves i
   // As a release pipeline does it: the file exists (empty) while the tree is walked.
   testutil::write_file(inside, "");
   std::ofstream out(inside, std::ios::trunc);
-  REQUIRE(checks::files::write_manifest(release.root, {}, out));
+  REQUIRE(release::write_manifest(release.root, {}, out));
   out.close();
   auto spec = release.spec();
   spec.manifest = inside;

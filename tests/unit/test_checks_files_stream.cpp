@@ -3,8 +3,8 @@
 #include "testutil.hpp"
 
 #include <checks/files/files_check.hpp>
-#include <checks/files/manifest.hpp>
-#include <checks/files/tree_walk.hpp>
+#include <hook/release/manifest.hpp>
+#include <hook/release/tree_walk.hpp>
 #include <hook/util/glob.hpp>
 
 #include <fmt/format.h>
@@ -16,10 +16,10 @@
 #include <fstream>
 #include <sstream>
 
-using checks::files::Entry;
-using checks::files::EntryType;
+using release::Entry;
+using release::EntryType;
 using checks::files::FilesSpec;
-using checks::files::WalkOptions;
+using release::WalkOptions;
 using hook::Status;
 
 namespace {
@@ -27,7 +27,7 @@ namespace {
 std::vector<std::string>
 walk_paths(const std::filesystem::path& root, WalkOptions options)
 {
-  const auto walk = checks::files::walk_tree(root, std::move(options));
+  const auto walk = release::walk_tree(root, std::move(options));
   REQUIRE(walk);
   std::vector<std::string> paths;
   for (const auto& entry : walk->entries) {
@@ -69,7 +69,7 @@ struct Tree
   write_manifest(const std::vector<std::string>& excludes = {})
   {
     std::ofstream out(manifest, std::ios::trunc);
-    REQUIRE(checks::files::write_manifest(root, excludes, out));
+    REQUIRE(release::write_manifest(root, excludes, out));
   }
 
   FilesSpec
@@ -95,10 +95,10 @@ describe(const hook::CheckResult& result)
 
 } // namespace
 
-TEST_CASE("checks::files::path_order_less: a directory's contents sort where \"name/\" does",
+TEST_CASE("release::path_order_less: a directory's contents sort where \"name/\" does",
           "[files]")
 {
-  using checks::files::path_order_less;
+  using release::path_order_less;
   CHECK(path_order_less("a", false, "a-b", false));
   CHECK(path_order_less("a-b", false, "a", true)); // "a-b" < "a/"
   CHECK(path_order_less("a.b", false, "a", true)); // "a.b" < "a/"
@@ -109,7 +109,7 @@ TEST_CASE("checks::files::path_order_less: a directory's contents sort where \"n
   CHECK_FALSE(path_order_less("a/x", false, "a", true));
 }
 
-TEST_CASE("checks::files::walk_tree: comes out in bytewise order of full paths, whatever the "
+TEST_CASE("release::walk_tree: comes out in bytewise order of full paths, whatever the "
           "threads",
           "[files]")
 {
@@ -132,13 +132,13 @@ TEST_CASE("checks::files::walk_tree: comes out in bytewise order of full paths, 
   }
 }
 
-TEST_CASE("checks::files::write_manifest: a tree of awkward names reads back and passes", "[files]")
+TEST_CASE("release::write_manifest: a tree of awkward names reads back and passes", "[files]")
 {
   Tree tree;
   make_awkward_tree(tree.root);
   testutil::write_file(tree.root / "#notes", "n");
   tree.write_manifest();
-  const auto manifest = checks::files::read_manifest(tree.manifest);
+  const auto manifest = release::read_manifest(tree.manifest);
   INFO(testutil::error_message(manifest));
   REQUIRE(manifest);
   CHECK(manifest->entries.size() == 22);
@@ -147,10 +147,10 @@ TEST_CASE("checks::files::write_manifest: a tree of awkward names reads back and
   CHECK(result.status == Status::pass);
 }
 
-TEST_CASE("checks::files::ManifestReader: streams entries, and a bad end is an error after them",
+TEST_CASE("release::ManifestReader: streams entries, and a bad end is an error after them",
           "[files]")
 {
-  checks::files::Entries entries;
+  release::Entries entries;
   for (int i = 0; i < 1000; ++i) {
     Entry entry;
     entry.path = fmt::format("d{:04}", i);
@@ -163,12 +163,12 @@ TEST_CASE("checks::files::ManifestReader: streams entries, and a bad end is an e
   root.type = EntryType::dir;
   entries.push_front(root);
   std::ostringstream text;
-  checks::files::format_manifest({}, entries, text);
+  release::format_manifest({}, entries, text);
   auto edited = text.str();
   edited.replace(edited.rfind("0755"), 4, "0777"); // the very last entry
 
   std::size_t served = 0;
-  const auto reader = checks::files::ManifestReader::from_source(
+  const auto reader = release::ManifestReader::from_source(
     "m", [&](std::span<char> into) -> util::Result<std::size_t> {
       // A few bytes at a time: lines cross reads.
       const auto count = std::min<std::size_t>({into.size(), 7, edited.size() - served});
@@ -234,7 +234,7 @@ TEST_CASE("checks::files::run_files: the manifest inside the tree is left out on
   std::filesystem::create_directories(inside.parent_path());
   {
     std::ofstream out(inside, std::ios::trunc);
-    REQUIRE(checks::files::write_manifest(tree.root, {".readygate/files.manifest"}, out));
+    REQUIRE(release::write_manifest(tree.root, {".readygate/files.manifest"}, out));
   }
   auto spec = tree.spec();
   spec.manifest = inside;

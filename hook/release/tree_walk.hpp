@@ -18,7 +18,7 @@
 // started) the caller's thread does all the work.
 #pragma once
 
-#include <checks/files/entry.hpp>
+#include <hook/release/entry.hpp>
 #include <hook/util/result.hpp>
 #include <hook/util/sha256.hpp>
 
@@ -30,7 +30,7 @@
 #include <string_view>
 #include <vector>
 
-namespace checks::files {
+namespace release {
 
 // --- Interface ---
 
@@ -76,27 +76,41 @@ struct WalkItem
   bool contents = false;
 };
 
-class TreeWalk
+// A walk in progress, as the files kind consumes it (the filesystem probe hands one out).
+class Walk
+{
+public:
+  virtual ~Walk() = default;
+  // Return the next item in manifest order (valid until the next call), or nullptr at the end
+  // or when should_stop said yes (then stopped() is true).
+  virtual const WalkItem* next() = 0;
+  // Return the SHA-256 of the deferred regular file `item` returned by next().
+  virtual util::Result<util::Sha256Digest> hash(const WalkItem& item) = 0;
+  virtual bool stopped() const = 0;
+  virtual std::size_t hashed() const = 0; // regular files hashed so far
+};
+
+class TreeWalk final : public Walk
 {
 public:
   // Open `root` as a directory and start the threads. An error only when the root itself cannot
   // be opened; everything below it that cannot be read is an item with a problem.
   static util::Result<std::unique_ptr<TreeWalk>> open(const std::filesystem::path& root,
                                                       WalkOptions options);
-  ~TreeWalk();
+  ~TreeWalk() override;
   TreeWalk(const TreeWalk&) = delete;
   TreeWalk& operator=(const TreeWalk&) = delete;
 
   // Return the next item in manifest order (valid until the next call), or nullptr at the end
   // or when should_stop said yes (then stopped() is true).
-  const WalkItem* next();
+  const WalkItem* next() override;
   // Return the SHA-256 of the deferred regular file `item` returned by next(), opened again from
   // the root; it must still be the inode the walk saw.
-  util::Result<util::Sha256Digest> hash(const WalkItem& item);
+  util::Result<util::Sha256Digest> hash(const WalkItem& item) override;
 
-  bool stopped() const;
-  std::size_t hashed() const; // regular files hashed so far
-  unsigned threads() const;   // worker threads running
+  bool stopped() const override;
+  std::size_t hashed() const override; // regular files hashed so far
+  unsigned threads() const;            // worker threads running
 
 private:
   struct State;
@@ -123,4 +137,4 @@ struct WalkResult
 // and deferred files not hashed. For tests and small trees: the files check streams instead.
 util::Result<WalkResult> walk_tree(const std::filesystem::path& root, WalkOptions options);
 
-} // namespace checks::files
+} // namespace release

@@ -1,9 +1,9 @@
 #include "manifest.hpp"
 
-#include <hook/util/text.hpp>
-
-#include <checks/files/tree_walk.hpp>
+#include <hook/release/tree_walk.hpp>
+#include <hook/util/fd.hpp>
 #include <hook/util/glob.hpp>
+#include <hook/util/text.hpp>
 
 #include <fmt/format.h>
 
@@ -20,7 +20,7 @@
 #include <cstring>
 #include <thread>
 
-namespace checks::files {
+namespace release {
 
 namespace {
 
@@ -65,7 +65,6 @@ utf8_sequence_length(std::string_view text, std::size_t i)
   }
   return length;
 }
-
 
 template <typename T>
 bool
@@ -364,7 +363,8 @@ unescape_into(std::string_view escaped, std::string& raw)
         return util::make_error(util::Errc::config,
                                 fmt::format("bad escape at byte {} (expected %XX)", i + 1));
       }
-      raw.push_back(static_cast<char>(util::hex_digit(escaped[i + 1]) * 16 + util::hex_digit(escaped[i + 2])));
+      raw.push_back(
+        static_cast<char>(util::hex_digit(escaped[i + 1]) * 16 + util::hex_digit(escaped[i + 2])));
       i += 2;
     } else if (c <= 0x20 || c == 0x7f) {
       return util::make_error(util::Errc::config,
@@ -485,10 +485,7 @@ ManifestReader::open(const std::filesystem::path& path, std::function<bool()> sh
   if (fd < 0) {
     return cannot(errno);
   }
-  auto owned = std::shared_ptr<int>(new int(fd), [](const int* p) {
-    ::close(*p);
-    delete p;
-  });
+  auto owned = std::make_shared<util::UniqueFd>(fd);
   struct stat st
   {
   };
@@ -514,7 +511,7 @@ ManifestReader::open(const std::filesystem::path& path, std::function<bool()> sh
         return util::make_error(util::Errc::cancelled,
                                 fmt::format("{}: stopped while reading the manifest", name));
       }
-      const ssize_t count = ::read(*owned, into.data(), into.size());
+      const ssize_t count = ::read(owned->get(), into.data(), into.size());
       if (count < 0) {
         if (errno == EINTR) {
           continue;
@@ -973,10 +970,7 @@ write_manifest(const std::filesystem::path& root,
     return written;
   }
   RG_TRY_ASSIGN(const int spool, temporary_file());
-  const std::unique_ptr<int, void (*)(const int*)> closer(new int(spool), [](const int* fd) {
-    ::close(*fd);
-    delete fd;
-  });
+  const util::UniqueFd closer(spool);
   Output output(spool);
   RG_TRY_ASSIGN(const auto digest, write_entries(root, writer, excludes, workers, output));
   RG_TRY(write_all(out, writer.header(digest)));
@@ -991,10 +985,7 @@ write_manifest(const std::filesystem::path& root,
 {
   RG_TRY(check_excludes(excludes));
   RG_TRY_ASSIGN(const int spool, temporary_file());
-  const std::unique_ptr<int, void (*)(const int*)> closer(new int(spool), [](const int* fd) {
-    ::close(*fd);
-    delete fd;
-  });
+  const util::UniqueFd closer(spool);
   RG_TRY(write_manifest(root, excludes, spool, workers));
   std::vector<char> buffer(1024 * 1024);
   off_t offset = 0;
@@ -1017,4 +1008,4 @@ write_manifest(const std::filesystem::path& root,
   return {};
 }
 
-} // namespace checks::files
+} // namespace release

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-namespace checks::files {
+namespace release {
 
 // --- Interface ---
 
@@ -47,4 +47,4 @@ bool path_order_less(std::string_view a, bool a_inside, std::string_view b, bool
 // Entries of a manifest or a walk, collected (tests and small trees; the check streams them).
 using Entries = std::deque<Entry>;
 
-} // namespace checks::files
+} // namespace release

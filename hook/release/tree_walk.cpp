@@ -1,5 +1,7 @@
 #include "tree_walk.hpp"
 
+#include <hook/util/fd.hpp>
+
 #include <fmt/format.h>
 
 #include <dirent.h>
@@ -20,7 +22,7 @@
 #include <thread>
 #include <utility>
 
-namespace checks::files {
+namespace release {
 
 namespace {
 
@@ -55,49 +57,6 @@ lost_message(std::string_view operation, int error)
   return error == ENOENT ? std::string("vanished during the walk")
                          : errno_message(operation, error);
 }
-
-// Close `fd` on scope exit.
-class FdGuard
-{
-public:
-  explicit FdGuard(int fd = -1)
-      : m_fd(fd)
-  {}
-  ~FdGuard() { reset(); }
-  FdGuard(FdGuard&& other) noexcept
-      : m_fd(other.release())
-  {}
-  FdGuard&
-  operator=(FdGuard&& other) noexcept
-  {
-    reset(other.release());
-    return *this;
-  }
-  FdGuard(const FdGuard&) = delete;
-  FdGuard& operator=(const FdGuard&) = delete;
-
-  int
-  get() const
-  {
-    return m_fd;
-  }
-  int
-  release()
-  {
-    return std::exchange(m_fd, -1);
-  }
-  void
-  reset(int fd = -1)
-  {
-    if (m_fd >= 0) {
-      ::close(m_fd);
-    }
-    m_fd = fd;
-  }
-
-private:
-  int m_fd;
-};
 
 EntryType
 type_of(mode_t mode)
@@ -223,7 +182,7 @@ struct Node : Task
 // A large file to hash, opened by the listing.
 struct FileTask : Task
 {
-  FdGuard fd;
+  util::UniqueFd fd;
   std::optional<util::Sha256Digest> digest;
   std::string problem;
   bool stopped = false;
@@ -240,7 +199,7 @@ struct Scratch
 struct ColdFile
 {
   std::size_t item;
-  FdGuard fd;
+  util::UniqueFd fd;
 };
 
 } // namespace
@@ -248,7 +207,7 @@ struct ColdFile
 struct TreeWalk::State
 {
   WalkOptions options;
-  FdGuard root;
+  util::UniqueFd root;
   std::mutex mutex;
   std::condition_variable work; // a task was queued, the budget freed up, or shutting down
   std::condition_variable done; // a task finished
@@ -377,11 +336,11 @@ struct TreeWalk::State
   }
 
   // Open the directory `node` names and check it is the one its parent listed.
-  util::Result<FdGuard>
+  util::Result<util::UniqueFd>
   open_directory(const Node& node)
   {
     if (node.parent) {
-      FdGuard fd(::openat(
+      util::UniqueFd fd(::openat(
         node.parent->fd, node.name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
       if (fd.get() < 0) {
         return util::make_error(util::Errc::io, lost_message("open", errno));
@@ -410,19 +369,19 @@ struct TreeWalk::State
   // Open `path` below the root one component at a time, following no symlink (paths may be
   // longer than PATH_MAX), with `flags` for the last component, which must be the inode
   // `device`:`inode`.
-  util::Result<FdGuard>
+  util::Result<util::UniqueFd>
   open_from_root(std::string_view path, int flags, std::uint64_t device, std::uint64_t inode)
   {
-    FdGuard current;
+    util::UniqueFd current;
     int at = root.get();
     for (;;) {
       const auto slash = path.find('/');
       const std::string name(path.substr(0, slash));
       const bool final = slash == std::string_view::npos;
-      FdGuard next(::openat(at,
-                            name.c_str(),
-                            (final ? flags : O_RDONLY | O_DIRECTORY) | O_NOFOLLOW | O_CLOEXEC
-                              | O_NONBLOCK | O_NOCTTY));
+      util::UniqueFd next(::openat(at,
+                                   name.c_str(),
+                                   (final ? flags : O_RDONLY | O_DIRECTORY) | O_NOFOLLOW | O_CLOEXEC
+                                     | O_NONBLOCK | O_NOCTTY));
       if (next.get() < 0) {
         const int error = errno;
         return util::make_error(util::Errc::io,
@@ -447,7 +406,7 @@ struct TreeWalk::State
   list(Node& node, Scratch& scratch_space, std::vector<std::shared_ptr<Task>>& more)
   {
     int fd = root.get();
-    FdGuard owned;
+    util::UniqueFd owned;
     if (node.path != ".") {
       auto opened = open_directory(node);
       node.parent.reset();
@@ -523,7 +482,7 @@ struct TreeWalk::State
       }
       walked.deferred = options.defer && options.defer(walked.entry.path);
       const bool hash = options.hash_files && !walked.deferred;
-      FdGuard file;
+      util::UniqueFd file;
       if (hash && type == DT_REG) {
         // Most filesystems say the type in the listing: a file is opened and fstat'ed, one
         // call fewer than fstatat first, and what is recorded is the inode that is hashed.
@@ -643,7 +602,8 @@ struct TreeWalk::State
   // Hash the small file `item` (at `index`) open as `file`; when its content is not in the
   // page cache, start reading it and leave it in `cold` for later.
   void
-  hash_small(Item& item, std::size_t index, FdGuard file, Scratch& s, std::vector<ColdFile>& cold)
+  hash_small(
+    Item& item, std::size_t index, util::UniqueFd file, Scratch& s, std::vector<ColdFile>& cold)
   {
     std::size_t prefix = 0;
     if (nowait_works.load(std::memory_order_relaxed)) {
@@ -935,7 +895,7 @@ util::Result<std::unique_ptr<TreeWalk>>
 TreeWalk::open(const std::filesystem::path& root, WalkOptions options)
 {
   // The root alone is opened following symlinks: /srv/app -> /srv/releases/42 is the usual shape.
-  FdGuard fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  util::UniqueFd fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0) {
     const int error = errno;
     return util::make_error(
@@ -1027,4 +987,4 @@ walk_tree(const std::filesystem::path& root, WalkOptions options)
   return result;
 }
 
-} // namespace checks::files
+} // namespace release

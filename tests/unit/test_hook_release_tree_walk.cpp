@@ -1,6 +1,6 @@
 #include "testutil.hpp"
 
-#include <checks/files/tree_walk.hpp>
+#include <hook/release/tree_walk.hpp>
 
 #include <fmt/format.h>
 
@@ -9,10 +9,10 @@
 
 #include <atomic>
 
-using checks::files::Entry;
-using checks::files::EntryType;
-using checks::files::WalkOptions;
-using checks::files::WalkResult;
+using release::Entry;
+using release::EntryType;
+using release::WalkOptions;
+using release::WalkResult;
 
 namespace {
 
@@ -48,7 +48,7 @@ hash_all(unsigned workers = 2)
 
 } // namespace
 
-TEST_CASE("checks::files::walk_tree: records every type, sorted, with hashes", "[files]")
+TEST_CASE("release::walk_tree: records every type, sorted, with hashes", "[files]")
 {
   testutil::TempDir dir;
   const auto& root = dir.path();
@@ -59,7 +59,7 @@ TEST_CASE("checks::files::walk_tree: records every type, sorted, with hashes", "
   REQUIRE(::mkfifo((root / "pipe").c_str(), 0600) == 0);
   std::filesystem::permissions(root / "a", std::filesystem::perms(04751));
 
-  const auto walk = checks::files::walk_tree(root, hash_all());
+  const auto walk = release::walk_tree(root, hash_all());
   REQUIRE(walk);
   CHECK(walk->problems.empty());
   CHECK_FALSE(walk->stopped);
@@ -89,7 +89,7 @@ TEST_CASE("checks::files::walk_tree: records every type, sorted, with hashes", "
   CHECK(find(*walk, ".")->type == EntryType::dir);
 }
 
-TEST_CASE("checks::files::walk_tree: a symlink out of the root is recorded, never followed",
+TEST_CASE("release::walk_tree: a symlink out of the root is recorded, never followed",
           "[files]")
 {
   testutil::TempDir dir;
@@ -99,7 +99,7 @@ TEST_CASE("checks::files::walk_tree: a symlink out of the root is recorded, neve
   std::filesystem::create_symlink(dir.path() / "outside" / "secret",
                                   dir.path() / "root" / "file-link");
 
-  const auto walk = checks::files::walk_tree(dir.path() / "root", hash_all());
+  const auto walk = release::walk_tree(dir.path() / "root", hash_all());
   REQUIRE(walk);
   CHECK(paths_of(*walk) == std::vector<std::string>{".", "app", "escape", "file-link"});
   CHECK(find(*walk, "escape")->target == (dir.path() / "outside").string());
@@ -108,20 +108,20 @@ TEST_CASE("checks::files::walk_tree: a symlink out of the root is recorded, neve
   CHECK(walk->hashed == 1);
 }
 
-TEST_CASE("checks::files::walk_tree: a symlinked root is followed", "[files]")
+TEST_CASE("release::walk_tree: a symlinked root is followed", "[files]")
 {
   testutil::TempDir dir;
   testutil::write_file(dir.path() / "releases" / "42" / "index.html", "42");
   std::filesystem::create_symlink(dir.path() / "releases" / "42", dir.path() / "current");
 
-  const auto walk = checks::files::walk_tree(dir.path() / "current", hash_all());
+  const auto walk = release::walk_tree(dir.path() / "current", hash_all());
   REQUIRE(walk);
   CHECK(paths_of(*walk) == std::vector<std::string>{".", "index.html"});
   CHECK(find(*walk, ".")->type == EntryType::dir);
   CHECK(find(*walk, "index.html")->sha256 == util::sha256("42"));
 }
 
-TEST_CASE("checks::files::walk_tree: skip leaves out whole subtrees, defer leaves files unhashed",
+TEST_CASE("release::walk_tree: skip leaves out whole subtrees, defer leaves files unhashed",
           "[files]")
 {
   testutil::TempDir dir;
@@ -138,7 +138,7 @@ TEST_CASE("checks::files::walk_tree: skip leaves out whole subtrees, defer leave
   };
   options.hash_files = true;
   options.defer = [](std::string_view path) { return path == "keep/x"; };
-  const auto walk = checks::files::walk_tree(dir.path(), options);
+  const auto walk = release::walk_tree(dir.path(), options);
   REQUIRE(walk);
   CHECK(paths_of(*walk) == std::vector<std::string>{".", "keep", "keep/x", "z"});
   CHECK_FALSE(find(*walk, "keep/x")->sha256);
@@ -146,7 +146,7 @@ TEST_CASE("checks::files::walk_tree: skip leaves out whole subtrees, defer leave
   CHECK(skip_asked == 4);
 }
 
-TEST_CASE("checks::files::walk_tree: many files over several workers all get their own digest",
+TEST_CASE("release::walk_tree: many files over several workers all get their own digest",
           "[files]")
 {
   testutil::TempDir dir;
@@ -155,7 +155,7 @@ TEST_CASE("checks::files::walk_tree: many files over several workers all get the
       dir.path() / std::to_string(i % 7) / ("f" + std::to_string(i)),
       std::string(static_cast<std::size_t>(i) * 37, static_cast<char>('a' + i % 26)));
   }
-  const auto walk = checks::files::walk_tree(dir.path(), hash_all(4));
+  const auto walk = release::walk_tree(dir.path(), hash_all(4));
   REQUIRE(walk);
   CHECK(walk->hashed == 300);
   for (int i = 0; i < 300; ++i) {
@@ -167,7 +167,7 @@ TEST_CASE("checks::files::walk_tree: many files over several workers all get the
   }
 }
 
-TEST_CASE("checks::files::walk_tree: a stop request ends the walk", "[files]")
+TEST_CASE("release::walk_tree: a stop request ends the walk", "[files]")
 {
   testutil::TempDir dir;
   for (int i = 0; i < 50; ++i) {
@@ -175,13 +175,13 @@ TEST_CASE("checks::files::walk_tree: a stop request ends the walk", "[files]")
   }
   auto options = hash_all();
   options.should_stop = [] { return true; };
-  const auto walk = checks::files::walk_tree(dir.path(), options);
+  const auto walk = release::walk_tree(dir.path(), options);
   REQUIRE(walk);
   CHECK(walk->stopped);
   CHECK(walk->entries.size() <= 1); // at most the root
 }
 
-TEST_CASE("checks::files::walk_tree: an unreadable directory or file is a problem, not a crash",
+TEST_CASE("release::walk_tree: an unreadable directory or file is a problem, not a crash",
           "[files]")
 {
   testutil::TempDir dir;
@@ -192,7 +192,7 @@ TEST_CASE("checks::files::walk_tree: an unreadable directory or file is a proble
   std::filesystem::permissions(dir.path() / "secret", std::filesystem::perms::none);
   // Root reads through chmod 000: the walk runs as nobody (the tree is readable by others).
   const auto seen = testutil::run_unprivileged([&] {
-    const auto walk = checks::files::walk_tree(dir.path(), hash_all());
+    const auto walk = release::walk_tree(dir.path(), hash_all());
     if (!walk) {
       return "walk: " + walk.error().message;
     }
@@ -210,7 +210,7 @@ TEST_CASE("checks::files::walk_tree: an unreadable directory or file is a proble
            "entries . locked ok\n");
 }
 
-TEST_CASE("checks::files::walk_tree: a path that vanishes or changes mid-walk is a problem",
+TEST_CASE("release::walk_tree: a path that vanishes or changes mid-walk is a problem",
           "[files]")
 {
   testutil::TempDir temp;
@@ -241,7 +241,7 @@ TEST_CASE("checks::files::walk_tree: a path that vanishes or changes mid-walk is
     }
     return false;
   };
-  const auto walk = checks::files::walk_tree(root, options);
+  const auto walk = release::walk_tree(root, options);
   REQUIRE(walk);
   REQUIRE(walk->problems.size() == 2);
   CHECK(walk->problems[0].path == "gone");
@@ -255,10 +255,10 @@ TEST_CASE("checks::files::walk_tree: a path that vanishes or changes mid-walk is
   CHECK(find(*walk, "to-link")->target == "/etc/passwd");
 }
 
-TEST_CASE("checks::files::walk_tree: a missing root is an error naming it", "[files]")
+TEST_CASE("release::walk_tree: a missing root is an error naming it", "[files]")
 {
   testutil::TempDir dir;
-  const auto walk = checks::files::walk_tree(dir.path() / "nope", hash_all());
+  const auto walk = release::walk_tree(dir.path() / "nope", hash_all());
   REQUIRE_FALSE(walk);
   CHECK(walk.error().message
         == (dir.path() / "nope").string()

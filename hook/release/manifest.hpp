@@ -24,7 +24,7 @@
 // presence of the root entry) is known to be right only when next() has returned the end.
 #pragma once
 
-#include <checks/files/entry.hpp>
+#include <hook/release/entry.hpp>
 #include <hook/util/result.hpp>
 #include <hook/util/sha256.hpp>
 
@@ -40,7 +40,7 @@
 #include <string_view>
 #include <vector>
 
-namespace checks::files {
+namespace release {
 
 // --- Interface ---
 
@@ -220,4 +220,4 @@ util::Result<void> write_manifest(const std::filesystem::path& root,
                                   std::ostream& out,
                                   unsigned workers = 0);
 
-} // namespace checks::files
+} // namespace release

@@ -1,16 +1,16 @@
 #include "files_entries.hpp"
 #include "testutil.hpp"
 
-#include <checks/files/manifest.hpp>
+#include <hook/release/manifest.hpp>
 
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <sstream>
 
-using checks::files::Entry;
-using checks::files::EntryType;
-using checks::files::Manifest;
+using release::Entry;
+using release::EntryType;
+using release::Manifest;
 using testutil::dir_entry;
 using testutil::file_entry;
 using testutil::symlink_entry;
@@ -18,10 +18,10 @@ using testutil::symlink_entry;
 namespace {
 
 std::string
-manifest_text(const std::vector<std::string>& excludes, const checks::files::Entries& entries)
+manifest_text(const std::vector<std::string>& excludes, const release::Entries& entries)
 {
   std::ostringstream out;
-  checks::files::format_manifest(excludes, entries, out);
+  release::format_manifest(excludes, entries, out);
   return out.str();
 }
 
@@ -29,7 +29,7 @@ util::Result<Manifest>
 parse(const std::string& text)
 {
   std::istringstream in(text);
-  return checks::files::parse_manifest(in, "files.manifest");
+  return release::parse_manifest(in, "files.manifest");
 }
 
 // Return `body` (entry lines, each with '\n') under a header whose digest matches it.
@@ -42,10 +42,10 @@ with_valid_header(const std::string& body)
 
 } // namespace
 
-TEST_CASE("checks::files::escape_field: escapes what would break a line, round trips", "[files]")
+TEST_CASE("release::escape_field: escapes what would break a line, round trips", "[files]")
 {
-  using checks::files::escape_field;
-  using checks::files::unescape_field;
+  using release::escape_field;
+  using release::unescape_field;
   CHECK(escape_field("app/index.php") == "app/index.php");
   CHECK(escape_field("a b") == "a%20b");
   CHECK(escape_field("line\nbreak") == "line%0Abreak");
@@ -85,9 +85,9 @@ TEST_CASE("checks::files::escape_field: escapes what would break a line, round t
   }
 }
 
-TEST_CASE("checks::files::unescape_field: rejects bad escapes and raw control bytes", "[files]")
+TEST_CASE("release::unescape_field: rejects bad escapes and raw control bytes", "[files]")
 {
-  using checks::files::unescape_field;
+  using release::unescape_field;
   CHECK(testutil::error_message(unescape_field("a%2")) == "bad escape at byte 2 (expected %XX)");
   CHECK_FALSE(unescape_field("a%zz"));
   CHECK_FALSE(unescape_field("%"));
@@ -98,9 +98,9 @@ TEST_CASE("checks::files::unescape_field: rejects bad escapes and raw control by
   CHECK(*lower == "-");
 }
 
-TEST_CASE("checks::files::format_entry: one line per type", "[files]")
+TEST_CASE("release::format_entry: one line per type", "[files]")
 {
-  using checks::files::format_entry;
+  using release::format_entry;
   CHECK(format_entry(dir_entry(".")) == ". dir 0755 0 0 - - -");
   CHECK(format_entry(file_entry("app/a b.php", "abc", 04755))
         == "app/a%20b.php file 4755 0 0 3 "
@@ -117,9 +117,9 @@ TEST_CASE("checks::files::format_entry: one line per type", "[files]")
   CHECK(format_entry(fifo) == "run/pipe fifo 0600 33 44 - - -");
 }
 
-TEST_CASE("checks::files::parse_manifest: reads back what format_manifest writes", "[files]")
+TEST_CASE("release::parse_manifest: reads back what format_manifest writes", "[files]")
 {
-  checks::files::Entries entries = {
+  release::Entries entries = {
     dir_entry("."),
     symlink_entry("-", "-"),
     dir_entry("app"),
@@ -148,23 +148,23 @@ TEST_CASE("checks::files::parse_manifest: reads back what format_manifest writes
     CHECK(manifest->entries[i].sha256 == entries[i].sha256);
     CHECK(manifest->entries[i].target == entries[i].target);
   }
-  CHECK(manifest->digest == checks::files::manifest_digest(excludes, entries));
+  CHECK(manifest->digest == release::manifest_digest(excludes, entries));
 }
 
-TEST_CASE("checks::files::manifest_digest: covers exclude and entry lines as written", "[files]")
+TEST_CASE("release::manifest_digest: covers exclude and entry lines as written", "[files]")
 {
-  const checks::files::Entries entries = {dir_entry("."), file_entry("a", "abc")};
+  const release::Entries entries = {dir_entry("."), file_entry("a", "abc")};
   const auto text = manifest_text({"x y"}, entries);
   // The documented definition: sha256 of the file without its first and #digest lines.
-  const std::string covered = "#exclude x%20y\n" + checks::files::format_entry(entries[0]) + "\n"
-                              + checks::files::format_entry(entries[1]) + "\n";
+  const std::string covered = "#exclude x%20y\n" + release::format_entry(entries[0]) + "\n"
+                              + release::format_entry(entries[1]) + "\n";
   CHECK(text.find("#digest sha256:" + util::to_hex(util::sha256(covered)) + "\n")
         != std::string::npos);
 }
 
-TEST_CASE("checks::files::parse_manifest: an edited or truncated manifest is rejected", "[files]")
+TEST_CASE("release::parse_manifest: an edited or truncated manifest is rejected", "[files]")
 {
-  const checks::files::Entries entries = {
+  const release::Entries entries = {
     dir_entry("."), file_entry("a", "abc"), file_entry("b", "def")};
   const auto text = manifest_text({}, entries);
 
@@ -205,7 +205,7 @@ TEST_CASE("checks::files::parse_manifest: an edited or truncated manifest is rej
   }
 }
 
-TEST_CASE("checks::files::parse_manifest: a manifest without the root entry is rejected", "[files]")
+TEST_CASE("release::parse_manifest: a manifest without the root entry is rejected", "[files]")
 {
   // It would check nothing: with allow_extra = ["**"] any tree would pass.
   const std::string no_root =
@@ -217,7 +217,7 @@ TEST_CASE("checks::files::parse_manifest: a manifest without the root entry is r
   CHECK(parse(with_valid_header("%2D dir 0755 0 0 - - -\n. dir 0755 0 0 - - -\n")));
 }
 
-TEST_CASE("checks::files::parse_manifest: rejects versions and headers it does not know", "[files]")
+TEST_CASE("release::parse_manifest: rejects versions and headers it does not know", "[files]")
 {
   CHECK(testutil::error_message(parse(""))
         == "files.manifest:1: empty file (expected \"#readygate-manifest 2\")");
@@ -235,7 +235,7 @@ TEST_CASE("checks::files::parse_manifest: rejects versions and headers it does n
         == "files.manifest:1: missing #digest line");
 }
 
-TEST_CASE("checks::files::parse_manifest: rejects unsorted, duplicate and escaping paths",
+TEST_CASE("release::parse_manifest: rejects unsorted, duplicate and escaping paths",
           "[files]")
 {
   CHECK(testutil::error_message(parse(
@@ -274,7 +274,7 @@ TEST_CASE("checks::files::parse_manifest: rejects unsorted, duplicate and escapi
         != std::string::npos);
 }
 
-TEST_CASE("checks::files::parse_manifest: rejects malformed fields", "[files]")
+TEST_CASE("release::parse_manifest: rejects malformed fields", "[files]")
 {
   const auto error_of = [](const std::string& line) {
     return testutil::error_message(parse(with_valid_header(line + "\n")));
@@ -311,10 +311,10 @@ TEST_CASE("checks::files::parse_manifest: rejects malformed fields", "[files]")
   CHECK(error_of("- dir 0755 0 0 - - -").find("no path") != std::string::npos);
 }
 
-TEST_CASE("checks::files::read_manifest: a missing file names the path", "[files]")
+TEST_CASE("release::read_manifest: a missing file names the path", "[files]")
 {
   testutil::TempDir dir;
-  const auto result = checks::files::read_manifest(dir.path() / "nope.manifest");
+  const auto result = release::read_manifest(dir.path() / "nope.manifest");
   REQUIRE_FALSE(result);
   CHECK(result.error().code == util::Errc::io);
   CHECK(result.error().message
@@ -322,7 +322,7 @@ TEST_CASE("checks::files::read_manifest: a missing file names the path", "[files
              + ": cannot read the manifest: No such file or directory");
 }
 
-TEST_CASE("checks::files::write_manifest: a real tree, then read back", "[files]")
+TEST_CASE("release::write_manifest: a real tree, then read back", "[files]")
 {
   testutil::TempDir dir;
   const auto root = dir.path() / "tree";
@@ -334,7 +334,7 @@ TEST_CASE("checks::files::write_manifest: a real tree, then read back", "[files]
   std::filesystem::permissions(root / "app" / "index.php", std::filesystem::perms(0640));
 
   std::ostringstream out;
-  const auto written = checks::files::write_manifest(root, {"var/cache", "*.log"}, out);
+  const auto written = release::write_manifest(root, {"var/cache", "*.log"}, out);
   INFO(testutil::error_message(written));
   REQUIRE(written);
   const auto manifest = parse(out.str());
@@ -356,15 +356,15 @@ TEST_CASE("checks::files::write_manifest: a real tree, then read back", "[files]
   CHECK(manifest->excludes == std::vector<std::string>{"var/cache", "*.log"});
 }
 
-TEST_CASE("checks::files::write_manifest: rejects an absolute exclude and a missing root",
+TEST_CASE("release::write_manifest: rejects an absolute exclude and a missing root",
           "[files]")
 {
   testutil::TempDir dir;
   std::ostringstream out;
-  const auto absolute = checks::files::write_manifest(dir.path(), {"/var/cache"}, out);
+  const auto absolute = release::write_manifest(dir.path(), {"/var/cache"}, out);
   REQUIRE_FALSE(absolute);
   CHECK(absolute.error().code == util::Errc::usage);
-  const auto missing = checks::files::write_manifest(dir.path() / "nope", {}, out);
+  const auto missing = release::write_manifest(dir.path() / "nope", {}, out);
   REQUIRE_FALSE(missing);
   CHECK(missing.error().message.ends_with(
     "nope: cannot open the root directory: No such file or directory"));
