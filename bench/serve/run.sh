@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Benchmark `readygate serve`'s GET /healthz on loopback against two peers that can run here:
+#   readygate serve        the demo host's files + command checks running every 10s in the background
+#   nginx (static 200)     `return 200 "ok\n";` in a location: the floor of an HTTP/1.1 answer
+#   python3 http.server    a minimal stdlib health endpoint (ThreadingHTTPServer answering 200,
+#                          TCP_NODELAY), the kind of endpoint a team writes by hand
+# goss (`goss serve`) is not in Debian 12 and is not measured here.
+#
+# Load: wrk (Debian's wrk 4.1.0), closed loop, one thread, $CONNECTIONS connections, keep-alive,
+# for $DURATION per row after a 2 s warm-up. A closed loop sends as fast as the server answers,
+# so the requests/s column is the most that configuration sustained and p50/p99 are latencies at
+# that rate; at a lower offered rate latency is no higher. RSS is the server's (all its processes,
+# nginx's master and worker) resident set after the run, from /proc.
+#
+#   bench/serve/run.sh                       # defaults: CONNECTIONS="4 32" DURATION=10s
+#   CONNECTIONS=4 DURATION=3s bench/serve/run.sh   # smoke run
+# Needs: READYGATE (default build/hook/readygate), wrk, nginx, python3. Prints a Markdown table.
+# Traffic goes to 127.0.0.1 only; every server is stopped at the end.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+source_dir=$(cd "$here/../.." && pwd)
+READYGATE=${READYGATE:-$source_dir/build/hook/readygate}
+CONNECTIONS=${CONNECTIONS:-"4 32"}
+DURATION=${DURATION:-10s}
+PEERS=${PEERS:-"readygate nginx python"}
+PYTHON=$(command -v /usr/bin/python3 || command -v python3)
+
+for program in "$READYGATE" wrk nginx "$PYTHON"; do
+  if ! command -v "$program" >/dev/null 2>&1; then
+    echo "run.sh: $program is not installed" >&2
+    exit 1
+  fi
+done
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  local pid
+  for pid in "${pids[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() {
+  "$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_for_200() {
+  local url=$1 i
+  for ((i = 0; i < 200; i++)); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --noproxy '*' "$url")" = 200 ] && return 0
+    sleep 0.05
+  done
+  echo "run.sh: $url did not answer 200" >&2
+  return 1
+}
+
+# Resident set of process group `pgid`, in MiB.
+rss_mib() {
+  local total=0 pid kb
+  for pid in $(pgrep -g "$1"); do
+    kb=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    total=$((total + ${kb:-0}))
+  done
+  awk -v kb="$total" 'BEGIN { printf "%.1f", kb / 1024 }'
+}
+
+start_readygate() {
+  local port=$1
+  cp -a "$source_dir/examples/demo/app" "$source_dir/examples/demo/release" "$work/"
+  cat >"$work/readygate.toml" <<EOF
+[serve]
+interval = "10s"
+max_age = "60s"
+
+[[check]]
+id = "app-files"
+kind = "files"
+root = "app"
+manifest = "release/files.manifest"
+ignore = ["owner"]
+
+[[check]]
+id = "release-config"
+kind = "command"
+argv = ["grep", "-qx", "release = 1.4.2", "app/config/app.ini"]
+EOF
+  setsid "$READYGATE" serve --config "$work/readygate.toml" --listen "127.0.0.1:$port" \
+    >"$work/readygate.log" 2>&1 </dev/null &
+  pids+=($!)
+}
+
+start_nginx() {
+  local port=$1
+  mkdir -p "$work/nginx/logs"
+  cat >"$work/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/logs/error.log;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  server {
+    listen 127.0.0.1:$port;
+    location = /healthz { default_type text/plain; return 200 "ok\n"; }
+  }
+}
+EOF
+  setsid nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' \
+    >"$work/nginx.log" 2>&1 </dev/null &
+  pids+=($!)
+}
+
+start_python() {
+  local port=$1
+  cat >"$work/health.py" <<'EOF'
+import socket, sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+class Health(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def setup(self):
+        super().setup()
+        # Headers and body are two writes: without this, Nagle + delayed ACK add 40 ms each.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def do_GET(self):
+        body = b"ok\n"
+        self.send_response(200 if self.path == "/healthz" else 404)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *args):
+        pass
+
+ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
+EOF
+  setsid "$PYTHON" "$work/health.py" "$port" >"$work/python.log" 2>&1 </dev/null &
+  pids+=($!)
+}
+
+# wrk's latency line "  99%  123.00us" -> milliseconds.
+to_ms() {
+  awk '{ v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v);
+         if (unit == "us") v /= 1000; else if (unit == "s") v *= 1000;
+         printf "%.3f", v }'
+}
+
+echo "| server | connections | requests/s | p50 ms | p99 ms | RSS MiB |"
+echo "|---|---:|---:|---:|---:|---:|"
+for peer in $PEERS; do
+  port=$(free_port)
+  "start_$peer" "$port"
+  url="http://127.0.0.1:$port/healthz"
+  wait_for_200 "$url"
+  for connections in $CONNECTIONS; do
+    wrk -t1 -c"$connections" -d2s "$url" >/dev/null # warm-up
+    out=$(wrk -t1 -c"$connections" -d"$DURATION" --latency "$url")
+    rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+    p50=$(grep -E '^ +50% ' <<<"$out" | to_ms)
+    p99=$(grep -E '^ +99% ' <<<"$out" | to_ms)
+    errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
+    [ -z "$errors" ] || echo "run.sh: $peer: $errors" >&2
+    echo "| $peer | $connections | $rps | $p50 | $p99 | $(rss_mib "${pids[-1]}") |"
+  done
+  kill -TERM -- "-${pids[-1]}" 2>/dev/null || true
+done
