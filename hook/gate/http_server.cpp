@@ -229,11 +229,11 @@ HttpServer::Impl::accept(tcp::acceptor& acceptor)
     }
     if (!error) {
       if (sessions.size() >= limits.max_connections) {
+        if (on_refused) {
+          on_refused(); // counted before the client can see its connection closed
+        }
         beast::error_code ignored;
         socket.close(ignored);
-        if (on_refused) {
-          on_refused();
-        }
       } else {
         beast::error_code ignored;
         socket.set_option(tcp::no_delay(true), ignored);
