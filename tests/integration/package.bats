@@ -93,9 +93,18 @@ require_root_tools() {
   run /usr/bin/readygate config validate --config "$BATS_TEST_TMPDIR/example.toml"
   echo "$output"
   [ "$status" -eq 0 ]
-  # Bash completion offers the commands.
-  run bash -c 'source /usr/share/bash-completion/bash_completion; source /usr/share/bash-completion/completions/readygate; COMP_WORDS=(readygate s); COMP_CWORD=1; _readygate; echo "${COMPREPLY[@]}"'
-  [ "$output" = serve ]
+  # Bash completion offers the commands, their options and option values.
+  complete_line() {
+    bash -c 'source /usr/share/bash-completion/bash_completion
+      source /usr/share/bash-completion/completions/readygate
+      COMP_LINE=$1; COMP_POINT=${#1}; read -r -a COMP_WORDS <<<"$1"
+      [[ $1 == *" " ]] && COMP_WORDS+=("")
+      COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _readygate; echo "${COMPREPLY[*]}"' _ "$1"
+  }
+  [ "$(complete_line 'readygate s')" = serve ]
+  [ "$(complete_line 'readygate serve --')" = "--config --listen --help" ]
+  [ "$(complete_line 'readygate check --format j')" = "json junit" ]
+  [ "$(complete_line 'readygate config ')" = validate ]
 }
 
 @test "package: systemd-analyze verify accepts the installed units" {
