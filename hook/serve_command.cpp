@@ -9,6 +9,7 @@
 #include <hook/gate/http_server.hpp>
 #include <hook/outcome.hpp>
 #include <hook/plan.hpp>
+#include <hook/report/formats.hpp>
 #include <hook/signals.hpp>
 #include <hook/util/duration.hpp>
 #include <hook/util/tcp.hpp>
@@ -130,13 +131,18 @@ public:
         break; // an interrupted run says nothing about the host
       }
       const auto verdict = summary.verdict;
-      const auto counts = fmt::format("{} checks", summary.results.size());
       if (verdict != last_verdict) {
-        std::cerr << fmt::format("readygate: serve: verdict {} ({}, {} ms){}\n",
-                                 status_name(verdict),
-                                 counts,
-                                 summary.duration.count(),
-                                 first_failure(summary));
+        // Only a change is logged: the journal is not flooded by a verdict that holds.
+        const auto counts = report::count_statuses(summary);
+        std::cerr << fmt::format(
+          "readygate: serve: verdict {} ({} pass, {} fail, {} error, {} skip; {} ms){}\n",
+          status_name(verdict),
+          counts.pass,
+          counts.fail,
+          counts.error,
+          counts.skip,
+          summary.duration.count(),
+          first_failure(summary));
         last_verdict = verdict;
       }
       m_state->board.publish(

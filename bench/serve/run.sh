@@ -6,14 +6,19 @@
 #                          TCP_NODELAY), the kind of endpoint a team writes by hand
 # goss (`goss serve`) is not in Debian 12 and is not measured here.
 #
-# Load: wrk (Debian's wrk 4.1.0), closed loop, one thread, $CONNECTIONS connections, keep-alive,
-# for $DURATION per row after a 2 s warm-up. A closed loop sends as fast as the server answers,
-# so the requests/s column is the most that configuration sustained and p50/p99 are latencies at
-# that rate; at a lower offered rate latency is no higher. RSS is the server's (all its processes,
-# nginx's master and worker) resident set after the run, from /proc.
+# Load: wrk (Debian's wrk 4.1.0), one thread, keep-alive, for $DURATION per row after a 2 s
+# warm-up, two ways:
+#   paced    $PACED_CONNECTIONS connections, each waiting $PACED_DELAY_MS ms after every answer
+#            (wrk's Lua delay()): about PACED_CONNECTIONS * 1000 / PACED_DELAY_MS requests/s
+#            offered (defaults 20 x 1 per 2 ms = 10,000/s), latency measured per request;
+#   closed   $CONNECTIONS connections sending as fast as answers come: the most that
+#            configuration sustains, and the latency at that rate.
+# RSS is the server's (all its processes, nginx's master and worker) resident set after the run.
 #
 #   bench/serve/run.sh                       # defaults: CONNECTIONS="4 32" DURATION=10s
 #   CONNECTIONS=4 DURATION=3s bench/serve/run.sh   # smoke run
+#   NICE=-10 bench/serve/run.sh              # servers and wrk at a higher priority than a busy
+#                                            # machine's other work (root only)
 # Needs: READYGATE (default build/hook/readygate), wrk, nginx, python3. Prints a Markdown table.
 # Traffic goes to 127.0.0.1 only; every server is stopped at the end.
 set -euo pipefail
@@ -22,7 +27,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 source_dir=$(cd "$here/../.." && pwd)
 READYGATE=${READYGATE:-$source_dir/build/hook/readygate}
 CONNECTIONS=${CONNECTIONS:-"4 32"}
+PACED_CONNECTIONS=${PACED_CONNECTIONS:-20}
+PACED_DELAY_MS=${PACED_DELAY_MS:-2}
 DURATION=${DURATION:-10s}
+NICE=${NICE:-0}
 PEERS=${PEERS:-"readygate nginx python"}
 PYTHON=$(command -v /usr/bin/python3 || command -v python3)
 
@@ -87,7 +95,7 @@ id = "release-config"
 kind = "command"
 argv = ["grep", "-qx", "release = 1.4.2", "app/config/app.ini"]
 EOF
-  setsid "$READYGATE" serve --config "$work/readygate.toml" --listen "127.0.0.1:$port" \
+  setsid nice -n "$NICE" "$READYGATE" serve --config "$work/readygate.toml" --listen "127.0.0.1:$port" \
     >"$work/readygate.log" 2>&1 </dev/null &
   pids+=($!)
 }
@@ -108,7 +116,7 @@ http {
   }
 }
 EOF
-  setsid nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' \
+  setsid nice -n "$NICE" nginx -p "$work/nginx" -c "$work/nginx/nginx.conf" -g 'daemon off;' \
     >"$work/nginx.log" 2>&1 </dev/null &
   pids+=($!)
 }
@@ -137,7 +145,7 @@ class Health(BaseHTTPRequestHandler):
 
 ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Health).serve_forever()
 EOF
-  setsid "$PYTHON" "$work/health.py" "$port" >"$work/python.log" 2>&1 </dev/null &
+  setsid nice -n "$NICE" "$PYTHON" "$work/health.py" "$port" >"$work/python.log" 2>&1 </dev/null &
   pids+=($!)
 }
 
@@ -148,22 +156,33 @@ to_ms() {
          printf "%.3f", v }'
 }
 
-echo "| server | connections | requests/s | p50 ms | p99 ms | RSS MiB |"
-echo "|---|---:|---:|---:|---:|---:|"
+printf 'function delay()\n  return %d\nend\n' "$PACED_DELAY_MS" >"$work/paced.lua"
+
+# Run wrk with `args...` against the last started peer and print one table row labelled `load`.
+measure() {
+  local load=$1 out rps p50 p99 errors
+  shift
+  nice -n "$NICE" wrk -t1 -d2s "$@" "$url" >/dev/null # warm-up
+  out=$(nice -n "$NICE" wrk -t1 -d"$DURATION" --latency "$@" "$url")
+  rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
+  p50=$(grep -E '^ +50% ' <<<"$out" | to_ms)
+  p99=$(grep -E '^ +99% ' <<<"$out" | to_ms)
+  errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
+  [ -z "$errors" ] || echo "run.sh: $peer: $errors" >&2
+  echo "| $peer | $load | $rps | $p50 | $p99 | $(rss_mib "${pids[-1]}") |"
+}
+
+echo "| server | load | requests/s | p50 ms | p99 ms | RSS MiB |"
+echo "|---|---|---:|---:|---:|---:|"
 for peer in $PEERS; do
   port=$(free_port)
   "start_$peer" "$port"
   url="http://127.0.0.1:$port/healthz"
   wait_for_200 "$url"
+  measure "paced, $PACED_CONNECTIONS conns x 1 per ${PACED_DELAY_MS} ms" \
+    -c"$PACED_CONNECTIONS" -s "$work/paced.lua"
   for connections in $CONNECTIONS; do
-    wrk -t1 -c"$connections" -d2s "$url" >/dev/null # warm-up
-    out=$(wrk -t1 -c"$connections" -d"$DURATION" --latency "$url")
-    rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
-    p50=$(grep -E '^ +50% ' <<<"$out" | to_ms)
-    p99=$(grep -E '^ +99% ' <<<"$out" | to_ms)
-    errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
-    [ -z "$errors" ] || echo "run.sh: $peer: $errors" >&2
-    echo "| $peer | $connections | $rps | $p50 | $p99 | $(rss_mib "${pids[-1]}") |"
+    measure "closed loop, $connections conns" -c"$connections"
   done
   kill -TERM -- "-${pids[-1]}" 2>/dev/null || true
 done
