@@ -13,7 +13,9 @@
 #            offered (defaults 20 x 1 per 2 ms = 10,000/s), latency measured per request;
 #   closed   $CONNECTIONS connections sending as fast as answers come: the most that
 #            configuration sustains, and the latency at that rate.
-# RSS is the server's (all its processes, nginx's master and worker) resident set after the run.
+# Server CPU is the user + system time all the server's processes (nginx's master and worker)
+# spent during the measured run, per request answered: less sensitive than latency to what else
+# the machine runs. RSS is the server's resident set after the run.
 #
 #   bench/serve/run.sh                       # defaults: CONNECTIONS="4 32" DURATION=10s
 #   CONNECTIONS=4 DURATION=3s bench/serve/run.sh   # smoke run
@@ -149,6 +151,16 @@ EOF
   pids+=($!)
 }
 
+# CPU time (user + system) of process group `pgid` so far, in clock ticks.
+cpu_ticks() {
+  local total=0 pid fields
+  for pid in $(pgrep -g "$1"); do
+    fields=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+    total=$((total + $(awk '{ print $12 + $13 }' <<<"$fields")))
+  done
+  echo "$total"
+}
+
 # wrk's latency line "  99%  123.00us" -> milliseconds.
 to_ms() {
   awk '{ v = $2; unit = v; sub(/[0-9.]+/, "", unit); sub(/[a-z]+$/, "", v);
@@ -160,20 +172,25 @@ printf 'function delay()\n  return %d\nend\n' "$PACED_DELAY_MS" >"$work/paced.lu
 
 # Run wrk with `args...` against the last started peer and print one table row labelled `load`.
 measure() {
-  local load=$1 out rps p50 p99 errors
+  local load=$1 out rps p50 p99 errors before after requests cpu_us
   shift
   nice -n "$NICE" wrk -t1 -d2s "$@" "$url" >/dev/null # warm-up
+  before=$(cpu_ticks "${pids[-1]}")
   out=$(nice -n "$NICE" wrk -t1 -d"$DURATION" --latency "$@" "$url")
+  after=$(cpu_ticks "${pids[-1]}")
+  requests=$(awk '/ requests in / { print $1 }' <<<"$out")
+  cpu_us=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$requests" \
+    'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
   rps=$(awk '/^Requests\/sec:/ { printf "%.0f", $2 }' <<<"$out")
   p50=$(grep -E '^ +50% ' <<<"$out" | to_ms)
   p99=$(grep -E '^ +99% ' <<<"$out" | to_ms)
   errors=$(grep -E 'Non-2xx|Socket errors' <<<"$out" || true)
   [ -z "$errors" ] || echo "run.sh: $peer: $errors" >&2
-  echo "| $peer | $load | $rps | $p50 | $p99 | $(rss_mib "${pids[-1]}") |"
+  echo "| $peer | $load | $rps | $p50 | $p99 | $cpu_us | $(rss_mib "${pids[-1]}") |"
 }
 
-echo "| server | load | requests/s | p50 ms | p99 ms | RSS MiB |"
-echo "|---|---|---:|---:|---:|---:|"
+echo "| server | load | requests/s | p50 ms | p99 ms | server CPU µs/request | RSS MiB |"
+echo "|---|---|---:|---:|---:|---:|---:|"
 for peer in $PEERS; do
   port=$(free_port)
   "start_$peer" "$port"
