@@ -88,7 +88,12 @@ TEST_CASE("checks::parse_tcp: a bad address is a config error naming the key", "
   CHECK_THAT(missing.error().message, Catch::Contains("missing key \"address\""));
   const auto unknown = parse("adress = \"127.0.0.1:80\"");
   REQUIRE_FALSE(unknown);
-  CHECK_THAT(unknown.error().message, Catch::Contains("unknown key \"adress\""));
+  CHECK_THAT(unknown.error().message,
+             Catch::Contains("unknown key \"adress\" (did you mean \"address\"?)"));
+  // A NUL byte would cut the C string: "127.0.0.1:80" would be checked, not what was written.
+  const auto nul = parse("address = \"127.0.0.1:80\\u0000.evil:81\"");
+  REQUIRE_FALSE(nul);
+  CHECK_THAT(nul.error().message, Catch::Contains("key \"address\": the address has a NUL byte"));
 }
 
 TEST_CASE("checks::evaluate_tcp: connected passes; anything else is an error", "[tcp]")
