@@ -136,6 +136,114 @@ parse_gate(const toml::table& table, const std::filesystem::path& origin)
   return gate;
 }
 
+util::Result<std::int64_t>
+read_integer(const toml::node& node,
+             const std::filesystem::path& origin,
+             std::string_view where,
+             std::string_view key,
+             std::int64_t min,
+             std::int64_t max)
+{
+  const auto* number = node.as_integer();
+  if (number == nullptr || number->get() < min || number->get() > max) {
+    return error_at(
+      node,
+      origin,
+      fmt::format("{}key \"{}\": expected an integer from {} to {}", where, key, min, max));
+  }
+  return number->get();
+}
+
+util::Result<std::vector<util::HostPort>>
+read_listen(const toml::node& node, const std::filesystem::path& origin, std::string_view where)
+{
+  const auto* array = node.as_array();
+  if (array == nullptr || array->empty()) {
+    return error_at(node,
+                    origin,
+                    fmt::format("{}key \"listen\": expected a non-empty array of \"address:port\" "
+                                "strings, found {}",
+                                where,
+                                array == nullptr ? type_name_of(node) : "an empty array"));
+  }
+  std::vector<util::HostPort> addresses;
+  for (const auto& element : *array) {
+    const auto* text = element.as_string();
+    if (text == nullptr) {
+      return error_at(
+        element,
+        origin,
+        fmt::format("{}key \"listen\": expected \"address:port\" strings, found {} in it",
+                    where,
+                    type_name_of(element)));
+    }
+    auto address = util::parse_listen_address(text->get());
+    if (!address) {
+      return error_at(
+        element, origin, fmt::format("{}key \"listen\": {}", where, address.error().message));
+    }
+    for (const auto& earlier : addresses) {
+      if (earlier.host == address->host && earlier.port == address->port) {
+        return error_at(
+          element,
+          origin,
+          fmt::format("{}key \"listen\": \"{}\" is listed twice", where, text->get()));
+      }
+    }
+    addresses.push_back(std::move(*address));
+  }
+  return addresses;
+}
+
+util::Result<ServeSettings>
+parse_serve(const toml::table& table, const std::filesystem::path& origin)
+{
+  ServeSettings serve;
+  const std::string_view where = "[serve]: ";
+  for (const auto& [key, node] : table) {
+    const std::string_view name = key.str();
+    if (name == "listen") {
+      RG_TRY_ASSIGN(serve.listen, read_listen(node, origin, where));
+    } else if (name == "interval") {
+      RG_TRY_ASSIGN(serve.interval, read_duration(node, origin, where, name));
+    } else if (name == "max_age") {
+      RG_TRY_ASSIGN(serve.max_age, read_duration(node, origin, where, name));
+    } else if (name == "idle_timeout") {
+      RG_TRY_ASSIGN(serve.idle_timeout, read_duration(node, origin, where, name));
+    } else if (name == "max_connections") {
+      RG_TRY_ASSIGN(const auto value, read_integer(node, origin, where, name, 1, 10'000));
+      serve.max_connections = static_cast<unsigned>(value);
+    } else if (name == "max_request_bytes") {
+      RG_TRY_ASSIGN(const auto value, read_integer(node, origin, where, name, 1024, 65'536));
+      serve.max_request_bytes = static_cast<std::size_t>(value);
+    } else if (name == "max_headers") {
+      RG_TRY_ASSIGN(const auto value, read_integer(node, origin, where, name, 1, 1'000));
+      serve.max_headers = static_cast<unsigned>(value);
+    } else {
+      return error_at(node,
+                      origin,
+                      fmt::format("{}unknown key \"{}\" (expected listen, interval, max_age, "
+                                  "max_connections, max_request_bytes, max_headers or "
+                                  "idle_timeout)",
+                                  where,
+                                  name));
+    }
+  }
+  if (serve.max_age < serve.interval) {
+    const auto* at = table.get("max_age");
+    const toml::node& node = at != nullptr ? *at : static_cast<const toml::node&>(table);
+    return error_at(
+      node,
+      origin,
+      fmt::format("{}key \"max_age\": {} is shorter than interval ({}): every verdict "
+                  "would go stale before the next run",
+                  where,
+                  util::format_duration(serve.max_age),
+                  util::format_duration(serve.interval)));
+  }
+  return serve;
+}
+
 util::Result<CheckSpec>
 parse_check(const toml::table& table,
             std::size_t index,
@@ -278,6 +386,12 @@ parse_config(std::string_view text,
         return error_at(node, origin, "key \"gate\": expected a table ([gate])");
       }
       RG_TRY_ASSIGN(config.gate, parse_gate(*gate, origin));
+    } else if (name == "serve") {
+      const auto* serve = node.as_table();
+      if (serve == nullptr) {
+        return error_at(node, origin, "key \"serve\": expected a table ([serve])");
+      }
+      RG_TRY_ASSIGN(config.serve, parse_serve(*serve, origin));
     } else if (name == "check") {
       const auto* checks = node.as_array();
       if (checks == nullptr || !checks->is_array_of_tables()) {
@@ -292,7 +406,9 @@ parse_config(std::string_view text,
       }
     } else {
       return error_at(
-        node, origin, fmt::format("unknown key \"{}\" (expected [gate] or [[check]])", name));
+        node,
+        origin,
+        fmt::format("unknown key \"{}\" (expected [gate], [serve] or [[check]])", name));
     }
   }
   if (config.checks.empty()) {

@@ -4,6 +4,7 @@
 
 #include <hook/util/duration.hpp>
 #include <hook/util/result.hpp>
+#include <hook/util/tcp.hpp>
 
 #include <toml++/toml.h>
 
@@ -30,6 +31,19 @@ struct GateSettings
   std::chrono::milliseconds default_timeout{60'000}; // a check's timeout when it sets none
 };
 
+// [serve]: the health endpoint of `readygate serve`. Ignored by every other command.
+struct ServeSettings
+{
+  // Numeric addresses only (no name is resolved at start-up): "127.0.0.1:9901", "[::1]:9901".
+  std::vector<util::HostPort> listen{util::HostPort{"127.0.0.1", 9901}};
+  std::chrono::milliseconds interval{10'000};    // from the start of one run to the next
+  std::chrono::milliseconds max_age{60'000};     // a verdict older than this is not healthy
+  unsigned max_connections = 64;                 // open at once; more are closed when accepted
+  std::size_t max_request_bytes = 8192;          // request line and headers together
+  unsigned max_headers = 64;                     // header fields of one request
+  std::chrono::milliseconds idle_timeout{5'000}; // to send a request, and to read a response
+};
+
 struct CheckSpec
 {
   std::string id;
@@ -50,6 +64,7 @@ struct Config
 {
   std::filesystem::path path; // as given; messages name it
   GateSettings gate;
+  ServeSettings serve;
   std::vector<CheckSpec> checks;
 };
 

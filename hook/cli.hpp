@@ -41,6 +41,9 @@ struct CliCommand
   int (*run)(const Invocation& invocation, std::stop_token stop);
   bool watches_signals = false; // SIGINT/SIGTERM stop it (a second one ends readygate at once)
   std::vector<std::string_view> (*required)() = nullptr; // options it cannot do without
+  // With watches_signals: SIGHUP is handed to the command (hook/signals.hpp on_hangup) instead of
+  // ending readygate.
+  bool watches_hangup = false;
 };
 
 struct Invocation

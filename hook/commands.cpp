@@ -2,6 +2,7 @@
 
 #include <hook/report/reporter.hpp>
 #include <hook/util/duration.hpp>
+#include <hook/util/tcp.hpp>
 
 #include <fmt/format.h>
 
@@ -52,6 +53,16 @@ not_empty(std::string_view value)
   return {};
 }
 
+util::Result<void>
+listen_address(std::string_view value)
+{
+  auto parsed = util::parse_listen_address(value);
+  if (!parsed) {
+    return util::make_error(util::Errc::usage, fmt::format("--listen: {}", parsed.error().message));
+  }
+  return {};
+}
+
 constexpr CliOption k_config{
   "--config",
   "FILE",
@@ -70,6 +81,10 @@ constexpr std::array k_config_options = {k_config};
 constexpr std::array k_manifest_options = {
   CliOption{"--root",    "DIR",  "the tree to record (a symlink to it is followed; symlinks inside it are not)", false, &not_empty},
   CliOption{"--exclude", "GLOB", "leave out paths matching GLOB (runtime paths such as \"var/log/**\", \"*.pid\"); the check ignores them too", true, &not_empty},
+};
+constexpr std::array k_serve_options = {
+  k_config,
+  CliOption{"--listen", "ADDR:PORT", "listen here instead of [serve] listen (\"127.0.0.1:9901\", \"[::1]:9901\")", true, &listen_address},
 };
 // clang-format on
 
@@ -98,11 +113,20 @@ whole manifest. Run it at release time over the built application tree; the file
 a host's tree with it.
 )";
 
+constexpr std::string_view k_serve_description =
+  R"(Run the checks in the background every [serve] interval and answer health checks from the
+last verdict, without ever waiting for a run: GET /healthz (200 while the verdict is pass and not
+older than max_age, else 503), /azure (Azure Application Health, rich), /metrics (Prometheus),
+/report (the last JSON report). SIGHUP reloads the configuration (a bad one is refused and the
+old one keeps serving); SIGTERM ends it with exit 0.
+)";
+
 // clang-format off
 constexpr std::array k_commands = {
   CliCommand{"check",           "run the checks once, print a report, exit with the verdict", k_check_options,    k_check_description,    &run_check_command,           true,  nullptr},
   CliCommand{"config validate", "check the configuration without touching the host",         k_config_options,   k_config_description,   &run_config_validate_command, false, nullptr},
   CliCommand{"manifest create", "write the release manifest of an application tree",          k_manifest_options, k_manifest_description, &run_manifest_create_command, false, &manifest_required},
+  CliCommand{"serve",           "answer load-balancer health checks from checks run in the background", k_serve_options, k_serve_description, &run_serve_command, true, nullptr, true},
 };
 // clang-format on
 

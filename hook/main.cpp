@@ -2,6 +2,7 @@
 #include <hook/cli.hpp>
 #include <hook/commands.hpp>
 #include <hook/outcome.hpp>
+#include <hook/signals.hpp>
 #include <hook/util/http.hpp>
 #include <hook/util/result.hpp>
 
@@ -19,46 +20,6 @@
 #include <vector>
 
 namespace {
-
-// SIGINT/SIGTERM are turned into a stop request through a pipe, because a signal handler may do
-// little more than write(2). A handler (unlike a blocked signal mask) is reset by exec, so the
-// commands readygate runs still get default signal handling.
-int g_signal_pipe[2] = {-1, -1};
-
-extern "C" void
-on_stop_signal(int signal_number)
-{
-  const auto byte = static_cast<char>(signal_number);
-  [[maybe_unused]] const auto ignored = write(g_signal_pipe[1], &byte, 1);
-}
-
-// Start a thread that requests `source` to stop on the first SIGINT/SIGTERM; a second one ends
-// the process at once.
-void
-watch_stop_signals(std::stop_source source)
-{
-  if (pipe2(g_signal_pipe, O_CLOEXEC) != 0) {
-    return; // without the pipe the default action (terminate) still ends readygate
-  }
-  std::thread([source]() mutable {
-    char byte = 0;
-    bool stopping = false;
-    while (read(g_signal_pipe[0], &byte, 1) == 1) {
-      if (stopping) {
-        std::_Exit(128 + byte);
-      }
-      stopping = true;
-      std::cerr << "readygate: interrupted, ending the run with what has finished\n";
-      source.request_stop();
-    }
-  }).detach();
-  struct sigaction action = {};
-  action.sa_handler = on_stop_signal;
-  sigemptyset(&action.sa_mask);
-  action.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-}
 
 // Open /dev/null on whichever of fds 0-2 is closed, so that nothing readygate opens later (the
 // signal pipe, a manifest, a socket) becomes its standard output and receives the report.
@@ -103,7 +64,7 @@ run(int argc, char** argv)
   }
   std::stop_source stop;
   if (invocation->command->watches_signals) {
-    watch_stop_signals(stop);
+    hook::watch_signals(stop, invocation->command->watches_hangup);
   }
   return invocation->command->run(*invocation, stop.get_token());
 }

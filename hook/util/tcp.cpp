@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -244,6 +245,22 @@ parse_host_port(std::string_view text)
     return make_error(Errc::config, fmt::format("\"{}\": expected a port from 1 to 65535", text));
   }
   address.port = static_cast<std::uint16_t>(value);
+  return address;
+}
+
+Result<HostPort>
+parse_listen_address(std::string_view text)
+{
+  RG_TRY_ASSIGN(auto address, parse_host_port(text));
+  in6_addr buffer{};
+  const bool bracketed = text.starts_with('[');
+  const int family = bracketed ? AF_INET6 : AF_INET;
+  if (inet_pton(family, address.host.c_str(), &buffer) != 1) {
+    return make_error(Errc::config,
+                      fmt::format("\"{}\": expected a numeric {} address, not a name",
+                                  text,
+                                  bracketed ? "IPv6" : "IPv4"));
+  }
   return address;
 }
 

@@ -24,6 +24,11 @@ struct HostPort
 // an unbracketed IPv6 address is an Errc::config error.
 Result<HostPort> parse_host_port(std::string_view text);
 
+// Parse `text` as an address to listen on: parse_host_port, and the host must be a numeric IPv4
+// or IPv6 address ("0.0.0.0:9901", "[::]:9901"), so starting to listen never waits on a resolver
+// nor depends on what a name resolves to. Errors are Errc::config.
+Result<HostPort> parse_listen_address(std::string_view text);
+
 // Format `address` the way parse_host_port reads it ("[::1]:80" for IPv6).
 std::string format_host_port(const HostPort& address);
 
