@@ -2,6 +2,7 @@
 // nothing else: kind-specific keys stay in CheckSpec::params for the kind's own parser.
 #pragma once
 
+#include <config/lifecycle.hpp>
 #include <hook/util/duration.hpp>
 #include <hook/util/result.hpp>
 
@@ -51,6 +52,7 @@ struct Config
   std::filesystem::path path; // as given; messages name it
   GateSettings gate;
   std::vector<CheckSpec> checks;
+  std::optional<LifecycleSettings> lifecycle; // [lifecycle], for `readygate lifecycle`
 };
 
 // Parse `text` read from `origin`. `base_directory` is what relative paths in check specs are
