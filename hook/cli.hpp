@@ -3,6 +3,7 @@
 // every help text come from that table, so a new command is one row and one file.
 #pragma once
 
+#include <config/keys.hpp>
 #include <hook/util/result.hpp>
 
 #include <filesystem>
@@ -41,6 +42,9 @@ struct CliCommand
   int (*run)(const Invocation& invocation, std::stop_token stop);
   bool watches_signals = false; // SIGINT/SIGTERM stop it (a second one ends readygate at once)
   std::vector<std::string_view> (*required)() = nullptr; // options it cannot do without
+  // The config table the command reads ("[lifecycle]") and its keys, listed by --help.
+  std::string_view config_table = {};
+  config::KeyTable (*config_keys)() = nullptr;
 };
 
 struct Invocation
