@@ -491,3 +491,62 @@ EOF
   run "$READYGATE" --help
   [[ "$output" == *"lifecycle        verify, then complete the AWS Auto Scaling launch lifecycle hook"* ]]
 }
+
+@test "packaging/lifecycle: the hook abandons by default, the policy is scoped to the group, the configs are valid" {
+  dir="$RG_SOURCE_DIR/packaging/lifecycle"
+  run "$READYGATE" config validate --config "$dir/readygate.toml"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  "$SYSTEM_PYTHON" - "$dir" "$BATS_TEST_TMPDIR" <<'PY'
+import json, re, sys, yaml
+directory, scratch = sys.argv[1:]
+
+user_data = yaml.safe_load(open(directory + "/cloud-init.yaml"))
+files = {f["path"]: f["content"] for f in user_data["write_files"]}
+open(scratch + "/from-user-data.toml", "w").write(files["/etc/readygate/readygate.toml"])
+commands = [" ".join(map(str, command)) for command in user_data["runcmd"]]
+assert "systemctl enable readygate-lifecycle.service" in commands, commands
+assert "systemctl start --no-block readygate-lifecycle.service" in commands, commands
+
+class Loader(yaml.SafeLoader):
+    pass
+def intrinsic(loader, suffix, node):  # !Ref, !Sub, !GetAtt: keep their argument
+    if isinstance(node, yaml.ScalarNode):
+        return loader.construct_scalar(node)
+    return loader.construct_sequence(node)
+Loader.add_multi_constructor("!", intrinsic)
+template = yaml.load(open(directory + "/cloudformation.yaml"), Loader=Loader)["Resources"]
+hooks = template["WebGroup"]["Properties"]["LifecycleHookSpecificationList"]
+assert [(h["LifecycleTransition"], h["DefaultResult"]) for h in hooks] == [
+    ("autoscaling:EC2_INSTANCE_LAUNCHING", "ABANDON")], hooks
+assert hooks[0]["HeartbeatTimeout"] >= 2 * 30  # heartbeat_interval = "30s" in readygate.toml
+metadata = template["WebLaunchTemplate"]["Properties"]["LaunchTemplateData"]["MetadataOptions"]
+assert metadata["HttpTokens"] == "required" and metadata["InstanceMetadataTags"] == "enabled"
+statement, = template["WebRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+assert statement["Resource"].endswith(":autoScalingGroupName/web-asg"), statement
+
+def scoped(statements):
+    for s in statements:
+        actions = s["Action"] if isinstance(s["Action"], list) else [s["Action"]]
+        if s["Resource"] == "*":
+            assert actions == ["autoscaling:DescribeAutoScalingInstances"], s
+        else:
+            assert re.fullmatch(r"arn:aws:autoscaling:[a-z0-9-]+:\d{12}:autoScalingGroup:\*:"
+                                r"autoScalingGroupName/[\w-]+", s["Resource"]), s
+    return {a for s in statements for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+assert scoped(json.load(open(directory + "/iam-policy.json"))["Statement"]) == {
+    "autoscaling:RecordLifecycleActionHeartbeat", "autoscaling:CompleteLifecycleAction",
+    "autoscaling:DescribeAutoScalingInstances"}
+
+terraform = open(directory + "/lifecycle-hook.tf").read()
+assert re.search(r'initial_lifecycle_hook \{[^}]*default_result\s*=\s*"ABANDON"', terraform)
+assert 'http_tokens                 = "required"' in terraform
+PY
+  run "$READYGATE" config validate --config "$BATS_TEST_TMPDIR/from-user-data.toml"
+  echo "$output"
+  [ "$status" -eq 0 ]
+  unit="$dir/readygate-lifecycle.service"
+  grep -qx 'Type=oneshot' "$unit"
+  grep -qx 'ExecStart=/usr/bin/readygate lifecycle --config /etc/readygate/readygate.toml' "$unit"
+  grep -qx 'RuntimeDirectory=readygate' "$unit"
+}
