@@ -43,6 +43,14 @@ attempt_timeout(std::chrono::milliseconds most, const CallLimits& limits)
   return std::min(most, util::time_left(limits.deadline));
 }
 
+// Return `error` with "`context`: " in front of its message.
+util::Error
+in_context(util::Error error, std::string_view context)
+{
+  error.message = fmt::format("{}: {}", context, error.message);
+  return error;
+}
+
 // Turn an answer IMDS should not give into an error; 5xx and 429 are worth another try.
 util::Error
 imds_status_error(std::string_view what, long status)
@@ -70,7 +78,7 @@ imds_transport_error(util::Error error, bool token_request)
     error.message += "; a container on this instance needs the metadata hop limit "
                      "(HttpPutResponseHopLimit) at 2 or more";
   }
-  return util::with_context(std::move(error), "instance metadata service");
+  return in_context(std::move(error), "instance metadata service");
 }
 
 bool
@@ -564,7 +572,7 @@ AutoScalingClient::send(const QueryAction& action,
   if (!response) {
     auto error = std::move(response).error();
     error.message = util::redact(std::move(error.message), secrets);
-    return util::with_context(std::move(error), action.name);
+    return in_context(std::move(error), action.name);
   }
   auto answer = parse_answer(action.name, response->status, response->body);
   if (!answer) {
@@ -581,7 +589,7 @@ AutoScalingClient::call(const QueryAction& action, const CallLimits& limits)
 {
   auto credentials = m_credentials->current(limits);
   if (!credentials) {
-    return util::with_context(std::move(credentials).error(), action.name);
+    return in_context(std::move(credentials).error(), action.name);
   }
   auto answer = send(action, *credentials, limits);
   if (answer && answer->code == "ExpiredToken") {
