@@ -651,7 +651,12 @@ classify(const util::Result<ApiAnswer>& answer)
       && answer->message.find("No active Lifecycle Action found") != std::string::npos) {
     return AnswerKind::no_active_action;
   }
-  if (std::find(k_retry_codes.begin(), k_retry_codes.end(), answer->code) != k_retry_codes.end()
+  // A clock more than 15 minutes off: time sync may still be catching up at boot.
+  const bool skewed = answer->code == "SignatureDoesNotMatch"
+                      && (answer->message.starts_with("Signature expired")
+                          || answer->message.starts_with("Signature not yet current"));
+  if (skewed
+      || std::find(k_retry_codes.begin(), k_retry_codes.end(), answer->code) != k_retry_codes.end()
       || answer->http_status >= 500 || answer->http_status == 429) {
     return AnswerKind::retry;
   }

@@ -299,10 +299,13 @@ LifecycleGate::heartbeat_loop(std::stop_token stop,
     case AnswerKind::final_error:
       ++outcome.heartbeats_failed;
       if (m_context.log) {
-        m_context.log(fmt::format("heartbeat not recorded ({}): {}; the next one is due in {}",
-                                  plural(report.attempts, "attempt"),
-                                  report.detail,
-                                  util::format_duration(util::time_left(next))));
+        m_context.log(
+          fmt::format("heartbeat not recorded ({}): {}; the next one is due in {}",
+                      plural(report.attempts, "attempt"),
+                      report.detail,
+                      util::format_duration(std::max(
+                        milliseconds(0),
+                        std::chrono::duration_cast<milliseconds>(next - m_context.clock.now())))));
       }
       break;
     }

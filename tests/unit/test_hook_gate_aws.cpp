@@ -285,6 +285,11 @@ TEST_CASE("gate::classify: what is retried, what is final", "[lifecycle]")
     CHECK(hook::gate::classify(answer(400, code)) == AnswerKind::retry);
   }
   CHECK(hook::gate::classify(answer(503, "")) == AnswerKind::retry);
+  CHECK(hook::gate::classify(answer(403,
+                                    "SignatureDoesNotMatch",
+                                    "Signature expired: 20261122T025456Z is now earlier than "
+                                    "20261122T031500Z"))
+        == AnswerKind::retry);
   CHECK(hook::gate::classify(answer(500, "SomethingNew")) == AnswerKind::retry);
   CHECK(hook::gate::classify(answer(429, "")) == AnswerKind::retry);
   CHECK(hook::gate::classify(
