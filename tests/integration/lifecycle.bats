@@ -212,6 +212,19 @@ EOF
   [ -z "$output" ]
 }
 
+@test "lifecycle: IMDS that never answers: 2 s per try, the hop limit named, done in seconds" {
+  start_aws_fake '{"imds": "stall", "stall_seconds": 60}'
+  config=$(sleeping_check 0 | lifecycle_config)
+  started=$(now_ms)
+  run --separate-stderr "$READYGATE" lifecycle --config "$config"
+  elapsed=$(($(now_ms) - started))
+  echo "$stderr"
+  echo "elapsed: ${elapsed}ms"
+  [ "$status" -eq 2 ]
+  [ "$elapsed" -lt 15000 ]
+  [[ "$stderr" == *"/latest/api/token: operation timed out after 200"*" milliseconds"*"a container on this instance needs the metadata hop limit (HttpPutResponseHopLimit) at 2 or more (4 attempts): not an EC2 instance"* ]]
+}
+
 @test "lifecycle: credentials expiring mid-run are refreshed before they expire" {
   start_aws_fake '{"credential_lifetime_seconds": 3}'
   config=$(sleeping_check 5 | lifecycle_config)
