@@ -404,11 +404,17 @@ parse_config(std::string_view text,
         ids.insert(spec.id);
         config.checks.push_back(std::move(spec));
       }
+    } else if (name == "lifecycle") {
+      const auto* lifecycle = node.as_table();
+      if (lifecycle == nullptr) {
+        return error_at(node, origin, "key \"lifecycle\": expected a table ([lifecycle])");
+      }
+      RG_TRY_ASSIGN(config.lifecycle, parse_lifecycle(*lifecycle, origin, base_directory));
     } else {
       return error_at(
         node,
         origin,
-        fmt::format("unknown key \"{}\" (expected [gate], [serve] or [[check]])", name));
+        fmt::format("unknown key \"{}\" (expected [gate], [serve], [lifecycle] or [[check]])", name));
     }
   }
   if (config.checks.empty()) {

@@ -2,6 +2,7 @@
 // nothing else: kind-specific keys stay in CheckSpec::params for the kind's own parser.
 #pragma once
 
+#include <config/lifecycle.hpp>
 #include <hook/util/duration.hpp>
 #include <hook/util/result.hpp>
 #include <hook/util/tcp.hpp>
@@ -66,6 +67,7 @@ struct Config
   GateSettings gate;
   ServeSettings serve;
   std::vector<CheckSpec> checks;
+  std::optional<LifecycleSettings> lifecycle; // [lifecycle], for `readygate lifecycle`
 };
 
 // Parse `text` read from `origin`. `base_directory` is what relative paths in check specs are

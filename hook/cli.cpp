@@ -85,6 +85,10 @@ command_help(const CliCommand& command)
         "  {:<{}}  {}{}\n", name, width, option.doc, option.repeatable ? " (may be repeated)" : "");
     }
   }
+  if (command.config_keys != nullptr) {
+    text += fmt::format(
+      "\n{} keys:\n{}", command.config_table, config::describe_keys(command.config_keys()));
+  }
   return text;
 }
 

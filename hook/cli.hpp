@@ -3,6 +3,7 @@
 // every help text come from that table, so a new command is one row and one file.
 #pragma once
 
+#include <config/keys.hpp>
 #include <hook/util/result.hpp>
 
 #include <filesystem>
@@ -44,6 +45,9 @@ struct CliCommand
   // With watches_signals: SIGHUP is handed to the command (hook/signals.hpp on_hangup) instead of
   // ending readygate.
   bool watches_hangup = false;
+  // The config table the command reads ("[lifecycle]") and its keys, listed by --help.
+  std::string_view config_table = {};
+  config::KeyTable (*config_keys)() = nullptr;
 };
 
 struct Invocation

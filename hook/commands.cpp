@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include <config/lifecycle.hpp>
 #include <hook/report/reporter.hpp>
 #include <hook/util/duration.hpp>
 #include <hook/util/tcp.hpp>
@@ -78,6 +79,10 @@ constexpr std::array k_check_options = {
   CliOption{"--deadline", "DURATION", "the whole run's deadline, overriding [gate] deadline (e.g. \"90s\", \"5m\")", false, &positive_duration},
 };
 constexpr std::array k_config_options = {k_config};
+constexpr std::array k_lifecycle_options = {
+  k_config,
+  CliOption{"--dry-run", "", "read IMDS (and DescribeAutoScalingInstances when the group is not tagged), print what was found and the calls that would be made; send nothing, run no check"},
+};
 constexpr std::array k_manifest_options = {
   CliOption{"--root",    "DIR",  "the tree to record (a symlink to it is followed; symlinks inside it are not)", false, &not_empty},
   CliOption{"--exclude", "GLOB", "leave out paths matching GLOB (runtime paths such as \"var/log/**\", \"*.pid\"); the check ignores them too", true, &not_empty},
@@ -106,6 +111,28 @@ constexpr std::string_view k_config_description =
 valid, 78 with file:line:col and what was expected for every problem found when it is not.
 )";
 
+constexpr std::string_view k_lifecycle_description =
+  R"(Run the checks while an AWS Auto Scaling launch lifecycle hook holds this instance in
+Pending:Wait, with RecordLifecycleActionHeartbeat at once and every heartbeat_interval, then
+complete the hook: CONTINUE when every check passed (the instance joins its target groups),
+ABANDON otherwise (it is terminated and replaced). The instance, region, group and credentials
+come from IMDSv2 and the instance profile; [gate] deadline bounds the checks, and completing the
+action may take 30s more. The decision and the check report go to result_file, one line to
+standard error. SIGTERM stops the checks and sends ABANDON. Give the hook DefaultResult=ABANDON:
+whatever readygate cannot complete, the hook's timeout abandons.
+
+exit codes:
+  0   CONTINUE was accepted (every check passed, or on_error = "continue" and one could not
+      be verified)
+  1   a check failed (ABANDON was sent)
+  2   anything else: a check could not be verified, the deadline passed or a signal came
+      (ABANDON was sent); or no result could be delivered: no metadata service (not on EC2),
+      no instance profile, no group, the hook had no active action (it timed out or was
+      completed elsewhere), Auto Scaling refused or did not answer within 30s
+  64  bad usage
+  78  bad configuration (no [lifecycle] table, an unknown key, a bad value)
+)";
+
 constexpr std::string_view k_manifest_description =
   R"(Write the manifest of the tree at DIR to standard output: one line per path with its type,
 mode, owner, size, SHA-256 and symlink target, sorted, under a header carrying the digest of the
@@ -125,6 +152,7 @@ old one keeps serving); SIGTERM ends it with exit 0.
 constexpr std::array k_commands = {
   CliCommand{"check",           "run the checks once, print a report, exit with the verdict", k_check_options,    k_check_description,    &run_check_command,           true,  nullptr},
   CliCommand{"config validate", "check the configuration without touching the host",         k_config_options,   k_config_description,   &run_config_validate_command, false, nullptr},
+  CliCommand{"lifecycle",       "verify, then complete the AWS Auto Scaling launch lifecycle hook", k_lifecycle_options, k_lifecycle_description, &run_lifecycle_command, true, nullptr, false, "[lifecycle]", &config::lifecycle_keys},
   CliCommand{"manifest create", "write the release manifest of an application tree",          k_manifest_options, k_manifest_description, &run_manifest_create_command, false, &manifest_required},
   CliCommand{"serve",           "answer load-balancer health checks from checks run in the background", k_serve_options, k_serve_description, &run_serve_command, true, nullptr, true},
 };

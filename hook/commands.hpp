@@ -16,6 +16,7 @@ std::span<const CliCommand> cli_commands();
 
 int run_check_command(const Invocation& invocation, std::stop_token stop);
 int run_config_validate_command(const Invocation& invocation, std::stop_token stop);
+int run_lifecycle_command(const Invocation& invocation, std::stop_token stop);
 int run_manifest_create_command(const Invocation& invocation, std::stop_token stop);
 int run_serve_command(const Invocation& invocation, std::stop_token stop);
 

@@ -149,3 +149,66 @@ EOF
   echo "$output"
   [ "$status" -eq 0 ]
 }
+
+@test "secrets: lifecycle never prints the instance profile's credentials, nor writes them" {
+  start_aws_fake '{"failures": {"RecordLifecycleActionHeartbeat": ["SignatureDoesNotMatch", "AccessDenied"]}}'
+  result="$BATS_TEST_TMPDIR/run/lifecycle.json"
+  config=$(write_config <<EOF
+[gate]
+deadline = "3s"
+
+[lifecycle]
+hook_name = "rg-launch-hook"
+imds_endpoint = "$AWS_IMDS_URL"
+autoscaling_endpoint = "$AWS_API_URL"
+heartbeat_interval = "1s"
+result_file = "$result"
+
+[[check]]
+id = "app"
+kind = "command"
+argv = ["sh", "-c", "sleep 2; env"]
+stdout_contains = "a string that is not there"
+EOF
+)
+  run --separate-stderr "$READYGATE" lifecycle --config "$config"
+  echo "stderr: $stderr"
+  [ "$status" -eq 1 ]
+  outputs=("$output" "$stderr" "$(cat "$result")")
+  run --separate-stderr "$READYGATE" lifecycle --config "$config" --dry-run
+  [ "$status" -eq 0 ]
+  outputs+=("$output" "$stderr")
+  # The credentials the fake's IMDS handed out (one set: they last an hour).
+  credentials=$("$SYSTEM_PYTHON" - "$AWS_IMDS_URL" <<'PY'
+import json, sys, urllib.request
+base = sys.argv[1]
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+token = opener.open(urllib.request.Request(
+    base + "/latest/api/token", method="PUT",
+    headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"})).read().decode()
+def get(path):
+    request = urllib.request.Request(base + "/latest/meta-data/" + path,
+                                     headers={"X-aws-ec2-metadata-token": token})
+    return opener.open(request).read().decode()
+role = get("iam/security-credentials/").strip()
+c = json.loads(get("iam/security-credentials/" + role))
+print(c["SecretAccessKey"], c["Token"], c["AccessKeyId"], sep="\n")
+PY
+)
+  [ "$(wc -l <<<"$credentials")" -eq 3 ]
+  for text in "${outputs[@]}"; do
+    while read -r secret; do
+      if [[ "$text" == *"$secret"* ]]; then
+        echo "a credential was printed: $text" >&2
+        return 1
+      fi
+    done <<<"$credentials"
+  done
+  # ... and they were the ones that signed every call.
+  grep -q "\"access_key\": \"$(tail -1 <<<"$credentials")\"" "$AWS_FAKE_LOG"
+  run aws_fake_summary
+  echo "$output"
+  [ "${lines[0]}" = "RecordLifecycleActionHeartbeat 403 SignatureDoesNotMatch sig=ok" ]
+  [[ "$output" == *"RecordLifecycleActionHeartbeat 200 OK sig=ok"* ]]
+  [ "${lines[-1]}" = "CompleteLifecycleAction=ABANDON 200 OK sig=ok" ]
+}

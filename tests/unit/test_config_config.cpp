@@ -114,7 +114,7 @@ TEST_CASE("config::parse_config: bad input names file, line, column and what was
     {"[[check]]\nid = \"a\"\nkind = \"tcp\"\ntags = [1]\n",
      "key \"tags\": expected an array of strings, found an integer in it"},
     {"checks = 1\n",
-     "readygate.toml:1:10: unknown key \"checks\" (expected [gate], [serve] or [[check]])"},
+     "readygate.toml:1:10: unknown key \"checks\" (expected [gate], [serve], [lifecycle] or [[check]])"},
     {"[gate]\n", "readygate.toml: no [[check]] tables"},
     {"[[check]\nid = 1\n", "readygate.toml:1:"},
     {"[[check]]\nid = \"a\"\nid = \"b\"\n", "readygate.toml:3:"},
