@@ -7,6 +7,7 @@
 #include <checks/files/files_check.hpp>
 #include <checks/http.hpp>
 #include <checks/tcp.hpp>
+#include <checks/webserver/webserver_check.hpp>
 
 #include <fmt/format.h>
 
@@ -23,6 +24,7 @@ constexpr std::array k_builtin_check_kinds = {
   CheckKind{"files",   "compare the application tree with the release manifest", &files::files_keys,   &create_files_check},
   CheckKind{"http",    "request a URL; expect its status, headers and body",     &http_keys,           &create_http_check},
   CheckKind{"tcp",     "connect to host:port within the timeout",                &tcp_keys,            &create_tcp_check},
+  CheckKind{"webserver", "test nginx/apache/haproxy's config; check what it serves", &webserver_keys,    &create_webserver_check},
 };
 // clang-format on
 

@@ -33,6 +33,7 @@ const std::map<std::string_view, std::string_view> k_minimal_specs = {
   {"files",   "root = \"/srv/app\"\nmanifest = \"/srv/app.manifest\""},
   {"http",    "url = \"http://127.0.0.1:8080/health\""},
   {"tcp",     "address = \"127.0.0.1:8080\""},
+  {"webserver", "server = \"nginx\""},
 };
 // clang-format on
 
