@@ -36,6 +36,17 @@ file_error(const std::string& file, std::size_t line, std::string_view what)
                           fmt::format("{}:{}: {}", util::printable(file), line, what));
 }
 
+// Return the host of a ServerName value: "https://www.example.com:443" -> "www.example.com".
+std::string
+host_of_server_name(std::string_view value)
+{
+  if (const auto scheme = value.find("://"); scheme != std::string_view::npos) {
+    value.remove_prefix(scheme + 3);
+  }
+  const auto parsed = parse_host_and_port(value, 0);
+  return parsed ? parsed->host : std::string(value);
+}
+
 std::string
 unquote(std::string_view text)
 {
@@ -49,6 +60,9 @@ unquote(std::string_view text)
 struct ApacheLine
 {
   std::size_t line = 0;
+  // The last physical line of a line continued with '\': Apache numbers a directive (in its
+  // include list and virtual host list) by the line where it ended.
+  std::size_t last_line = 0;
   enum class Kind { directive, open, close } kind = Kind::directive;
   std::string name; // lowercase; for a section, its name without '<' / '</'
   std::vector<std::string> args;
@@ -127,6 +141,7 @@ lex_apache(std::string_view text, const std::string& file)
     }
     ApacheLine parsed;
     parsed.line = first;
+    parsed.last_line = number;
     if (line.starts_with("</")) {
       if (!line.ends_with(">")) {
         return file_error(file, first, "a section end without \">\"");
@@ -301,7 +316,7 @@ private:
           return file_error(file, line.line, "sections nested too deep");
         }
         if (line.name == "virtualhost") {
-          const auto found = m_hosts.find(PlaceKey{file, line.line});
+          const auto found = m_hosts.find(PlaceKey{file, line.last_line});
           if (found == m_hosts.end()) {
             skipping = 1; // not among the dump's virtual hosts: not active
             continue;
@@ -321,12 +336,20 @@ private:
         if (stack.empty()) {
           return file_error(file, line.line, fmt::format("</{}> without its opening", util::printable(line.name)));
         }
+        if (stack.back().name != line.name) {
+          return file_error(file,
+                            line.line,
+                            fmt::format("</{}> closes <{}> (line {})",
+                                        util::printable(line.name),
+                                        util::printable(stack.back().name),
+                                        stack.back().line));
+        }
         stack.pop_back();
         continue;
       }
       if (line.name == "include" || line.name == "includeoptional") {
         for (const auto child : m_children[index]) {
-          if (m_dump.includes[child].line == line.line) {
+          if (m_dump.includes[child].line == line.last_line) {
             RG_TRY(walk(child, current, location, depth + 1));
           }
         }
@@ -525,7 +548,14 @@ private:
         m_config.servers.push_back(std::move(server));
       }
       auto& server = m_config.servers[found->second];
-      for (const auto& name : entry.names) {
+      // Its ServerName (else the main server's; -S shows a guessed name then, not a configured
+      // one), then the aliases -S lists.
+      std::vector<std::string> names;
+      if (const auto& configured = data.server_name ? data.server_name : m_main.server_name) {
+        names.push_back(host_of_server_name(*configured));
+      }
+      names.insert(names.end(), entry.names.begin() + (entry.names.empty() ? 0 : 1), entry.names.end());
+      for (const auto& name : names) {
         if (std::find(server.names.begin(), server.names.end(), name) == server.names.end()) {
           server.names.push_back(name);
         }
@@ -542,7 +572,12 @@ private:
         listener.port = parsed.port;
         listener.tls = data.ssl_engine.value_or(m_main.ssl_engine.value_or(false));
         listener.where = entry.where;
-        server.listeners.push_back(listener);
+        const bool known = std::any_of(server.listeners.begin(), server.listeners.end(), [&](const Listener& other) {
+          return other.host == listener.host && other.port == listener.port && other.ipv6_any == listener.ipv6_any;
+        });
+        if (!known) { // -S lists a name-based host as the default server and again by name
+          server.listeners.push_back(listener);
+        }
       }
     }
     if (m_dump.virtual_hosts.empty() && !m_main_listeners.empty()) {
@@ -550,7 +585,7 @@ private:
       VirtualServer main;
       main.syntax = NameSyntax::apache;
       if (m_main.server_name) {
-        main.names.push_back(*m_main.server_name);
+        main.names.push_back(host_of_server_name(*m_main.server_name));
       }
       main.listeners = m_main_listeners;
       const bool tls = m_main.ssl_engine.value_or(false);
