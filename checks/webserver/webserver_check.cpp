@@ -312,8 +312,13 @@ private:
     // Each certificate (and key) once, with every name it must cover.
     std::vector<WebserverObservation::Certificate> certificates;
     std::map<std::pair<std::string, std::string>, std::size_t> index;
-    for (const auto& server : config.servers) {
-      const auto server_names = certificate_names_of(server);
+    for (std::size_t s = 0; s < config.servers.size(); ++s) {
+      const auto& server = config.servers[s];
+      // HAProxy picks a certificate by SNI among those of a bind: each need not cover every
+      // name the frontend routes on (judge_frontend_names asks that some does).
+      const auto server_names = config.every_server_takes_any_host
+                                  ? std::vector<std::string>()
+                                  : certificate_names_of(server);
       for (const auto& use : server.certificates) {
         RG_TRY_ASSIGN(const auto expanded, expand(use));
         for (const auto& one : expanded) {
@@ -323,6 +328,10 @@ private:
             WebserverObservation::Certificate certificate;
             certificate.use = one;
             certificates.push_back(std::move(certificate));
+          }
+          auto& servers = certificates[found->second].servers;
+          if (std::find(servers.begin(), servers.end(), s) == servers.end()) {
+            servers.push_back(s);
           }
           auto& names = certificates[found->second].names;
           for (const auto& name : one.names.empty() ? server_names : one.names) {
@@ -598,6 +607,52 @@ judge_certificates(const WebserverSpec& spec,
     } else if (key->private_key_public_sha256 != leaf.public_key_sha256) {
       judgement.add_unmet({subject, expected, "the key of another certificate"},
                           fmt::format("key {} does not belong to certificate {} ({})", key_shown, shown, subject));
+    }
+  }
+}
+
+// HAProxy: each name a TLS frontend routes on is covered by one of its certificates, or clients
+// of that name get the default one.
+void
+judge_frontend_names(const WebserverObservation& observation, hook::Judgement& judgement)
+{
+  const auto& config = observation.config;
+  if (!config.every_server_takes_any_host) {
+    return;
+  }
+  for (std::size_t s = 0; s < config.servers.size(); ++s) {
+    const auto& server = config.servers[s];
+    const bool tls = std::any_of(server.listeners.begin(), server.listeners.end(),
+                                 [](const Listener& listener) { return listener.tls; });
+    if (!tls) {
+      continue;
+    }
+    std::vector<const util::CertificateInfo*> leaves;
+    std::vector<std::string> files;
+    bool all_read = true;
+    for (const auto& certificate : observation.certificates) {
+      if (std::find(certificate.servers.begin(), certificate.servers.end(), s) == certificate.servers.end()) {
+        continue;
+      }
+      files.push_back(util::printable(certificate.use.certificate));
+      if (certificate.contents && *certificate.contents && !(*certificate.contents)->certificates.empty()) {
+        leaves.push_back(&(*certificate.contents)->certificates.front());
+      } else {
+        all_read = false; // already a finding of its own
+      }
+    }
+    if (!all_read) {
+      continue;
+    }
+    for (const auto& name : certificate_names_of(server)) {
+      const bool covered = std::any_of(leaves.begin(), leaves.end(),
+                                       [&](const util::CertificateInfo* leaf) { return covers(*leaf, name); });
+      if (!covered) {
+        const auto found = files.empty() ? std::string("no certificate")
+                                         : fmt::format("none of {} does", fmt::join(files, ", "));
+        judgement.add_unmet({server.where.text(), fmt::format("a certificate that covers {}", util::printable(name)), found},
+                            fmt::format("no certificate covers {}, a name it routes on ({})", util::printable(name), server.where.text()));
+      }
     }
   }
 }
@@ -892,6 +947,9 @@ choose_probe_target(const ServerConfig& config, const Probe& probe)
     if (a->tls != b->tls) {
       return a->tls;
     }
+    if (a->unix_path.empty() != b->unix_path.empty()) {
+      return a->unix_path.empty();
+    }
     return a->port < b->port;
   });
   const auto& listener = *listeners.front();
@@ -983,6 +1041,7 @@ evaluate_webserver(const WebserverSpec& spec, const WebserverObservation& observ
   std::vector<std::string> notes;
   judge_paths(observation, judgement);
   judge_certificates(spec, observation, judgement, notes);
+  judge_frontend_names(observation, judgement);
   judge_connections(observation, judgement);
   judge_names(spec, observation, judgement);
   judge_probes(spec, observation, judgement);

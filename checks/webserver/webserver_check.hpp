@@ -120,7 +120,8 @@ struct WebserverObservation
   struct Certificate
   {
     webserver::CertificateUse use;
-    std::vector<std::string> names; // the names it must cover
+    std::vector<std::string> names;   // the names it must cover
+    std::vector<std::size_t> servers; // indices in config.servers of those that present it
     webserver::PathState state;     // of use.certificate
     std::optional<util::Result<util::PemContents>> contents; // when it is a file
     std::string key_path;                                    // "" when the key is in the file
@@ -174,8 +175,8 @@ std::optional<hook::CheckResult> evaluate_server_test(const WebserverSpec& spec,
                                                       bool as_root);
 
 // Return where `probe` goes, chosen among the listeners of `config` that serve its host (all
-// listeners without a host): those of its `tls` and `port` when set, TLS first, then the lowest
-// port. An error (Errc::config) says why none fits; the check fails with it.
+// listeners without a host): those of its `tls` and `port` when set, TLS first, TCP before unix
+// sockets, then the lowest port. An error (Errc::config) says why none fits; the check fails with it.
 util::Result<webserver::ProbeTarget> choose_probe_target(const webserver::ServerConfig& config,
                                                           const webserver::Probe& probe);
 
