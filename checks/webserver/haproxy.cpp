@@ -26,16 +26,6 @@ constexpr std::array<std::string_view, 11> k_host_fetches = {
   "hdr(host)", "req.hdr(host)", "hdr_dom(host)", "hdr_end(host)", "hdr_beg(host)",
   "hdr_str(host)", "req.ssl_sni", "req_ssl_sni", "ssl_fc_sni", "ssl_fc_sni_end", "hdr_ip(host)"};
 
-int
-hex_value(char c)
-{
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 struct Address
 {
   bool usable = false;   // a TCP address or a unix socket readygate can use
@@ -379,9 +369,9 @@ haproxy_words(std::string_view line)
     if (c == '\\' && i + 1 < line.size()) {
       const char next = line[++i];
       in_word = true;
-      if (next == 'x' && i + 2 < line.size() && hex_value(line[i + 1]) >= 0
-          && hex_value(line[i + 2]) >= 0) {
-        word.push_back(static_cast<char>(hex_value(line[i + 1]) * 16 + hex_value(line[i + 2])));
+      if (next == 'x' && i + 2 < line.size() && util::hex_digit(line[i + 1]) >= 0
+          && util::hex_digit(line[i + 2]) >= 0) {
+        word.push_back(static_cast<char>(util::hex_digit(line[i + 1]) * 16 + util::hex_digit(line[i + 2])));
         i += 2;
       } else {
         word.push_back(next == 'n' ? '\n' : next == 'r' ? '\r' : next == 't' ? '\t' : next);

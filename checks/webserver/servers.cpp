@@ -4,6 +4,7 @@
 #include "nginx.hpp"
 #include "webserver_check.hpp"
 
+#include <hook/util/table.hpp>
 #include <hook/util/text.hpp>
 
 #include <boost/regex.hpp>
@@ -227,12 +228,7 @@ server_kinds()
 const ServerKind*
 find_server_kind(std::string_view name)
 {
-  for (const auto& kind : k_server_kinds) {
-    if (kind.name == name) {
-      return &kind;
-    }
-  }
-  return nullptr;
+  return util::find_by_name(server_kinds(), name);
 }
 
 } // namespace checks::webserver

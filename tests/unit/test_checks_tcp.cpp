@@ -14,11 +14,12 @@ using hook::Status;
 
 namespace {
 
+const testutil::KindHarness<checks::TcpSpec> k_tcp{"tcp", "db", &checks::parse_tcp};
+
 util::Result<checks::TcpSpec>
 parse(std::string_view keys)
 {
-  return checks::parse_tcp(
-    testutil::spec_from(fmt::format("[[check]]\nid = \"db\"\nkind = \"tcp\"\n{}\n", keys)));
+  return k_tcp.parse(keys);
 }
 
 // A listening socket on 127.0.0.1; closed at scope exit.
@@ -55,9 +56,7 @@ private:
 hook::CheckContext
 context(std::chrono::milliseconds left = 2s)
 {
-  hook::CheckContext ctx;
-  ctx.deadline = util::Clock::now() + left;
-  return ctx;
+  return testutil::context(left);
 }
 
 } // namespace
@@ -89,7 +88,12 @@ TEST_CASE("checks::parse_tcp: a bad address is a config error naming the key", "
   CHECK_THAT(missing.error().message, Catch::Contains("missing key \"address\""));
   const auto unknown = parse("adress = \"127.0.0.1:80\"");
   REQUIRE_FALSE(unknown);
-  CHECK_THAT(unknown.error().message, Catch::Contains("unknown key \"adress\""));
+  CHECK_THAT(unknown.error().message,
+             Catch::Contains("unknown key \"adress\" (did you mean \"address\"?)"));
+  // A NUL byte would cut the C string: "127.0.0.1:80" would be checked, not what was written.
+  const auto nul = parse("address = \"127.0.0.1:80\\u0000.evil:81\"");
+  REQUIRE_FALSE(nul);
+  CHECK_THAT(nul.error().message, Catch::Contains("key \"address\": the address has a NUL byte"));
 }
 
 TEST_CASE("checks::evaluate_tcp: connected passes; anything else is an error", "[tcp]")

@@ -4,6 +4,7 @@
 
 #include <checks/webserver/servers.hpp>
 #include <checks/webserver/webserver_check.hpp>
+#include <hook/util/table.hpp>
 #include <hook/util/tcp.hpp>
 
 #include <fmt/format.h>
@@ -19,20 +20,18 @@ using hook::Status;
 
 namespace {
 
+const testutil::KindHarness<WebserverSpec> k_harness{"webserver", "web", &checks::parse_webserver};
+
 util::Result<WebserverSpec>
 parse(std::string_view keys)
 {
-  return checks::parse_webserver(testutil::spec_from(
-    fmt::format("[[check]]\nid = \"web\"\nkind = \"webserver\"\n{}\n", keys), "/etc/readygate"));
+  return k_harness.parse(keys);
 }
 
 WebserverSpec
 parsed(std::string_view keys)
 {
-  auto spec = parse(keys);
-  INFO(testutil::error_message(spec));
-  REQUIRE(spec);
-  return std::move(*spec);
+  return k_harness.parsed(keys);
 }
 
 std::string
@@ -191,8 +190,7 @@ struct Fakes
   hook::CheckContext
   context() const
   {
-    hook::CheckContext ctx;
-    ctx.deadline = util::Clock::now() + 5s;
+    auto ctx = testutil::context();
     ctx.probes.install<util::ProcessRunner>(runner);
     ctx.probes.install<checks::webserver::WebserverHost>(host);
     ctx.probes.install<util::X509Reader>(x509);
@@ -254,6 +252,16 @@ at(std::string file, std::size_t line)
 }
 
 } // namespace
+
+TEST_CASE("webserver: the table of servers is sorted; each is found by name", "[webserver]")
+{
+  CHECK(util::sorted_by_name(checks::webserver::server_kinds()));
+  for (const auto& kind : checks::webserver::server_kinds()) {
+    CHECK(checks::webserver::find_server_kind(kind.name) == &kind);
+    CHECK_FALSE(kind.binaries.empty());
+  }
+  CHECK(checks::webserver::find_server_kind("caddy") == nullptr);
+}
 
 TEST_CASE("webserver: keys, defaults and every server", "[webserver]")
 {
@@ -370,8 +378,7 @@ body_limit = 100
 
 TEST_CASE("webserver: the test's argv and environment for each server", "[webserver]")
 {
-  hook::CheckContext ctx;
-  ctx.deadline = util::Clock::now() + 5s;
+  const auto ctx = testutil::context();
   const auto nginx = parsed("server = \"nginx\"\nprefix = \"/srv/ng\"\nconfig = \"/srv/ng/conf/nginx.conf\"");
   const auto request = checks::webserver_test_request(nginx, "nginx", ctx);
   CHECK(request.argv == std::vector<std::string>{"nginx", "-T", "-e", "stderr", "-p", "/srv/ng", "-c", "/srv/ng/conf/nginx.conf"});
