@@ -16,8 +16,9 @@ namespace {
 std::optional<std::uint16_t>
 port_of(std::string_view text)
 {
-  if (text.empty() || text.size() > 5
-      || !std::all_of(text.begin(), text.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)) != 0; })) {
+  if (text.empty() || text.size() > 5 || !std::all_of(text.begin(), text.end(), [](char c) {
+        return std::isdigit(static_cast<unsigned char>(c)) != 0;
+      })) {
     return std::nullopt;
   }
   const auto value = std::stoul(std::string(text));
@@ -126,7 +127,7 @@ std::string
 format_target(std::string_view host, std::uint16_t port)
 {
   return host.find(':') != std::string_view::npos ? fmt::format("[{}]:{}", host, port)
-                                                   : fmt::format("{}:{}", host, port);
+                                                  : fmt::format("{}:{}", host, port);
 }
 
 bool

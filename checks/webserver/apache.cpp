@@ -116,7 +116,8 @@ lex_apache(std::string_view text, const std::string& file)
     // A line ending in a backslash goes on on the next one.
     for (;;) {
       const auto end = text.find('\n', pos);
-      auto piece = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+      auto piece =
+        text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
       pos = end == std::string_view::npos ? text.size() : end + 1;
       if (piece.ends_with('\r')) {
         piece.remove_suffix(1);
@@ -334,7 +335,8 @@ private:
       }
       if (line.kind == ApacheLine::Kind::close) {
         if (stack.empty()) {
-          return file_error(file, line.line, fmt::format("</{}> without its opening", util::printable(line.name)));
+          return file_error(
+            file, line.line, fmt::format("</{}> without its opening", util::printable(line.name)));
         }
         if (stack.back().name != line.name) {
           return file_error(file,
@@ -358,7 +360,10 @@ private:
       directive(line, file, *current, location);
     }
     if (!stack.empty()) {
-      return file_error(file, stack.back().line, fmt::format("<{}> is not closed in this file", util::printable(stack.back().name)));
+      return file_error(
+        file,
+        stack.back().line,
+        fmt::format("<{}> is not closed in this file", util::printable(stack.back().name)));
     }
     return {};
   }
@@ -400,9 +405,9 @@ private:
       }
     } else if (name == "alias" || name == "scriptalias" || name == "aliasmatch"
                || name == "scriptaliasmatch") {
-      const std::string* target = args.size() >= 2                ? &args[1]
+      const std::string* target = args.size() >= 2               ? &args[1]
                                   : args.size() == 1 && location ? &args[0]
-                                                                  : nullptr;
+                                                                 : nullptr;
       if (target == nullptr) {
         return;
       }
@@ -413,7 +418,9 @@ private:
       const auto path = path_of(line, file, *target);
       if (path) {
         static const std::map<std::string_view, std::string_view> k_spelling = {
-          {"alias", "Alias"}, {"scriptalias", "ScriptAlias"}, {"aliasmatch", "AliasMatch"},
+          {"alias", "Alias"},
+          {"scriptalias", "ScriptAlias"},
+          {"aliasmatch", "AliasMatch"},
           {"scriptaliasmatch", "ScriptAliasMatch"}};
         m_config.paths.push_back(ServedPath{*path, std::string(k_spelling.at(name)), true, where});
       }
@@ -476,20 +483,27 @@ private:
     }
     const auto scheme = util::to_lower(url.substr(0, scheme_end));
     static const std::map<std::string, std::uint16_t, std::less<>> k_default_ports = {
-      {"http", 80}, {"ws", 80}, {"h2c", 80}, {"https", 443}, {"wss", 443}, {"h2", 443}, {"ajp", 8009}};
+      {"http", 80},
+      {"ws", 80},
+      {"h2c", 80},
+      {"https", 443},
+      {"wss", 443},
+      {"h2", 443},
+      {"ajp", 8009}};
     auto authority = url.substr(scheme_end + 3);
     authority.erase(std::min(authority.find('/'), authority.size()));
     if (const auto at = authority.rfind('@'); at != std::string::npos) {
       authority.erase(0, at + 1);
     }
     const auto found = k_default_ports.find(scheme);
-    const auto parsed = parse_host_and_port(authority, found != k_default_ports.end() ? found->second : 0);
+    const auto parsed =
+      parse_host_and_port(authority, found != k_default_ports.end() ? found->second : 0);
     if (!parsed || parsed->host.empty() || parsed->port == 0) {
       skip(line, file, "no host and port");
       return;
     }
-    m_config.upstreams.push_back(
-      UpstreamTarget{parsed->host, parsed->port, "", format_target(parsed->host, parsed->port), where});
+    m_config.upstreams.push_back(UpstreamTarget{
+      parsed->host, parsed->port, "", format_target(parsed->host, parsed->port), where});
   }
 
   static std::string
@@ -543,7 +557,8 @@ private:
         if (tls) {
           server.certificates = certificates_of(data);
         }
-        const auto root = data.document_root ? data.document_root->first : m_dump.main_document_root;
+        const auto root =
+          data.document_root ? data.document_root->first : m_dump.main_document_root;
         server.default_site = default_site_reason(entry.where.file, root);
         m_config.servers.push_back(std::move(server));
       }
@@ -554,7 +569,8 @@ private:
       if (const auto& configured = data.server_name ? data.server_name : m_main.server_name) {
         names.push_back(host_of_server_name(*configured));
       }
-      names.insert(names.end(), entry.names.begin() + (entry.names.empty() ? 0 : 1), entry.names.end());
+      names.insert(
+        names.end(), entry.names.begin() + (entry.names.empty() ? 0 : 1), entry.names.end());
       for (const auto& name : names) {
         if (std::find(server.names.begin(), server.names.end(), name) == server.names.end()) {
           server.names.push_back(name);
@@ -572,9 +588,11 @@ private:
         listener.port = parsed.port;
         listener.tls = data.ssl_engine.value_or(m_main.ssl_engine.value_or(false));
         listener.where = entry.where;
-        const bool known = std::any_of(server.listeners.begin(), server.listeners.end(), [&](const Listener& other) {
-          return other.host == listener.host && other.port == listener.port && other.ipv6_any == listener.ipv6_any;
-        });
+        const bool known =
+          std::any_of(server.listeners.begin(), server.listeners.end(), [&](const Listener& other) {
+            return other.host == listener.host && other.port == listener.port
+                   && other.ipv6_any == listener.ipv6_any;
+          });
         if (!known) { // -S lists a name-based host as the default server and again by name
           server.listeners.push_back(listener);
         }
@@ -693,11 +711,14 @@ parse_apache_dump(std::string_view text)
       name_host_address = match[1];
       last = nullptr;
     } else if (section == Section::virtual_hosts && boost::regex_match(line, match, k_default)) {
-      dump.virtual_hosts.push_back({name_host_address, {match[1]}, Place{match[2], std::stoul(match[3])}});
+      dump.virtual_hosts.push_back(
+        {name_host_address, {match[1]}, Place{match[2], std::stoul(match[3])}});
       last = nullptr; // the "port N namevhost" line after it carries the aliases
     } else if (section == Section::virtual_hosts && boost::regex_match(line, match, k_named)) {
       const auto colon = name_host_address.rfind(':');
-      const auto address = name_host_address.substr(0, colon == std::string::npos ? name_host_address.size() : colon) + ":" + std::string(match[1]);
+      const auto address =
+        name_host_address.substr(0, colon == std::string::npos ? name_host_address.size() : colon)
+        + ":" + std::string(match[1]);
       dump.virtual_hosts.push_back({address, {match[2]}, Place{match[3], std::stoul(match[4])}});
       last = &dump.virtual_hosts.back();
     } else if (section == Section::virtual_hosts && boost::regex_match(line, match, k_alias)) {

@@ -30,7 +30,7 @@ struct ApacheDump
   };
   struct VirtualHost
   {
-    std::string address; // "*:80", "127.0.0.1:8443", "[::1]:80", "_default_:443"
+    std::string address;            // "*:80", "127.0.0.1:8443", "[::1]:80", "_default_:443"
     std::vector<std::string> names; // the ServerName first, then aliases
     Place where;                    // of its <VirtualHost> line
   };

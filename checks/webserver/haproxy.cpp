@@ -16,20 +16,41 @@ namespace checks::webserver {
 
 namespace {
 
-constexpr std::array<std::string_view, 16> k_sections = {
-  "global", "defaults", "frontend", "backend", "listen", "resolvers", "peers", "userlist",
-  "mailers", "program", "http-errors", "ring", "cache", "fcgi-app", "log-forward", "crt-store"};
+constexpr std::array<std::string_view, 16> k_sections = {"global",
+                                                         "defaults",
+                                                         "frontend",
+                                                         "backend",
+                                                         "listen",
+                                                         "resolvers",
+                                                         "peers",
+                                                         "userlist",
+                                                         "mailers",
+                                                         "program",
+                                                         "http-errors",
+                                                         "ring",
+                                                         "cache",
+                                                         "fcgi-app",
+                                                         "log-forward",
+                                                         "crt-store"};
 
 // Sample fetches that read the Host header or the SNI; the values compared with them are names
 // the frontend routes on.
-constexpr std::array<std::string_view, 11> k_host_fetches = {
-  "hdr(host)", "req.hdr(host)", "hdr_dom(host)", "hdr_end(host)", "hdr_beg(host)",
-  "hdr_str(host)", "req.ssl_sni", "req_ssl_sni", "ssl_fc_sni", "ssl_fc_sni_end", "hdr_ip(host)"};
+constexpr std::array<std::string_view, 11> k_host_fetches = {"hdr(host)",
+                                                             "req.hdr(host)",
+                                                             "hdr_dom(host)",
+                                                             "hdr_end(host)",
+                                                             "hdr_beg(host)",
+                                                             "hdr_str(host)",
+                                                             "req.ssl_sni",
+                                                             "req_ssl_sni",
+                                                             "ssl_fc_sni",
+                                                             "ssl_fc_sni_end",
+                                                             "hdr_ip(host)"};
 
 struct Address
 {
-  bool usable = false;   // a TCP address or a unix socket readygate can use
-  std::string host;      // as written ("" or "*" or "::" for every address)
+  bool usable = false; // a TCP address or a unix socket readygate can use
+  std::string host;    // as written ("" or "*" or "::" for every address)
   std::uint16_t port = 0;
   std::string unix_path;
   std::string why_not; // when not usable
@@ -118,7 +139,8 @@ private:
     while (pos < text.size()) {
       ++number;
       const auto end = text.find('\n', pos);
-      const auto line = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+      const auto line =
+        text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
       pos = end == std::string_view::npos ? text.size() : end + 1;
       const auto words = haproxy_words(line);
       if (words.empty()) {
@@ -202,7 +224,8 @@ private:
     while (!addresses.empty()) {
       const auto comma = addresses.find(',');
       const auto text = addresses.substr(0, comma);
-      addresses = comma == std::string_view::npos ? std::string_view() : addresses.substr(comma + 1);
+      addresses =
+        comma == std::string_view::npos ? std::string_view() : addresses.substr(comma + 1);
       if (text.find("${") != std::string_view::npos) {
         skip(fmt::format("bind {}", text), where, "an environment variable");
         continue;
@@ -239,7 +262,8 @@ private:
     while (pos < text.size()) {
       ++number;
       const auto end = text.find('\n', pos);
-      const auto line = std::string_view(text).substr(pos, end == std::string::npos ? std::string_view::npos : end - pos);
+      const auto line = std::string_view(text).substr(
+        pos, end == std::string::npos ? std::string_view::npos : end - pos);
       pos = end == std::string::npos ? text.size() : end + 1;
       const auto words = haproxy_words(line);
       if (words.empty()) {
@@ -272,9 +296,10 @@ private:
   {
     for (std::size_t i = 0; i < words.size(); ++i) {
       const auto lowered = util::to_lower(words[i]);
-      const bool host_fetch = std::any_of(k_host_fetches.begin(), k_host_fetches.end(), [&](std::string_view fetch) {
-        return lowered == fetch || lowered.starts_with(std::string(fetch) + ",");
-      });
+      const bool host_fetch =
+        std::any_of(k_host_fetches.begin(), k_host_fetches.end(), [&](std::string_view fetch) {
+          return lowered == fetch || lowered.starts_with(std::string(fetch) + ",");
+        });
       if (!host_fetch) {
         continue;
       }
@@ -292,13 +317,16 @@ private:
           break;
         }
         auto name = value;
-        if (const auto colon = name.rfind(':'); colon != std::string::npos
-            && std::all_of(name.begin() + static_cast<std::ptrdiff_t>(colon) + 1, name.end(), [](char c) {
-                 return std::isdigit(static_cast<unsigned char>(c)) != 0;
-               })) {
+        if (const auto colon = name.rfind(':');
+            colon != std::string::npos
+            && std::all_of(
+              name.begin() + static_cast<std::ptrdiff_t>(colon) + 1, name.end(), [](char c) {
+                return std::isdigit(static_cast<unsigned char>(c)) != 0;
+              })) {
           name.erase(colon); // "www.example.com:443"
         }
-        if (std::find(m_frontend->names.begin(), m_frontend->names.end(), name) == m_frontend->names.end()) {
+        if (std::find(m_frontend->names.begin(), m_frontend->names.end(), name)
+            == m_frontend->names.end()) {
           m_frontend->names.push_back(name);
         }
       }
@@ -371,7 +399,8 @@ haproxy_words(std::string_view line)
       in_word = true;
       if (next == 'x' && i + 2 < line.size() && util::hex_digit(line[i + 1]) >= 0
           && util::hex_digit(line[i + 2]) >= 0) {
-        word.push_back(static_cast<char>(util::hex_digit(line[i + 1]) * 16 + util::hex_digit(line[i + 2])));
+        word.push_back(
+          static_cast<char>(util::hex_digit(line[i + 1]) * 16 + util::hex_digit(line[i + 2])));
         i += 2;
       } else {
         word.push_back(next == 'n' ? '\n' : next == 'r' ? '\r' : next == 't' ? '\t' : next);

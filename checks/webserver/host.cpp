@@ -66,7 +66,8 @@ with_deadline(std::function<util::Result<T>()> work,
   if (stop.stop_requested()) {
     return util::make_error(util::Errc::cancelled, fmt::format("{}: cancelled", what));
   }
-  return util::make_error(util::Errc::timeout, fmt::format("{}: not done in time (a hung mount?)", what));
+  return util::make_error(util::Errc::timeout,
+                          fmt::format("{}: not done in time (a hung mount?)", what));
 }
 
 struct Worker
@@ -109,7 +110,8 @@ allowed(const Worker& worker, const struct stat& info, unsigned wanted)
   unsigned bits = 0;
   if (info.st_uid == worker.uid) {
     bits = (info.st_mode >> 6) & 7U;
-  } else if (std::find(worker.groups.begin(), worker.groups.end(), info.st_gid) != worker.groups.end()) {
+  } else if (std::find(worker.groups.begin(), worker.groups.end(), info.st_gid)
+             != worker.groups.end()) {
     bits = (info.st_mode >> 3) & 7U;
   } else {
     bits = info.st_mode & 7U;
@@ -152,7 +154,8 @@ worker_denied(const Worker& worker, const std::string& canonical, bool directory
                            describe_mode(info));
       }
     } else if (!allowed(worker, info, 4U)) {
-      return fmt::format("{} cannot read {} ({})", worker.name, parents[i].string(), describe_mode(info));
+      return fmt::format(
+        "{} cannot read {} ({})", worker.name, parents[i].string(), describe_mode(info));
     }
   }
   return {};
@@ -167,8 +170,8 @@ inspect_one(const std::string& path, const std::optional<Worker>& worker)
   };
   if (::stat(path.c_str(), &info) != 0) {
     const int error = errno;
-    state.kind = error == ENOENT || error == ENOTDIR ? PathState::Kind::missing
-                                                     : PathState::Kind::unreadable;
+    state.kind =
+      error == ENOENT || error == ENOTDIR ? PathState::Kind::missing : PathState::Kind::unreadable;
     state.detail = std::strerror(error);
     return state;
   }
@@ -178,7 +181,7 @@ inspect_one(const std::string& path, const std::optional<Worker>& worker)
     state.kind = PathState::Kind::file;
   } else {
     state.kind = PathState::Kind::other;
-    state.detail = S_ISSOCK(info.st_mode)  ? "a socket"
+    state.detail = S_ISSOCK(info.st_mode)   ? "a socket"
                    : S_ISFIFO(info.st_mode) ? "a fifo"
                    : S_ISCHR(info.st_mode)  ? "a character device"
                                             : "a block device";
@@ -245,8 +248,7 @@ public:
         std::filesystem::directory_iterator it(path, error);
         for (; !error && it != std::filesystem::directory_iterator(); it.increment(error)) {
           const auto name = it->path().filename().string();
-          if (name.starts_with(".") || !name.ends_with(suffix)
-              || !it->is_regular_file(error)) {
+          if (name.starts_with(".") || !name.ends_with(suffix) || !it->is_regular_file(error)) {
             continue;
           }
           names.push_back(it->path().string());
@@ -294,18 +296,22 @@ public:
   }
 
   util::Result<std::chrono::milliseconds>
-  connect_unix(const std::string& path, std::chrono::milliseconds timeout, std::stop_token stop) override
+  connect_unix(const std::string& path,
+               std::chrono::milliseconds timeout,
+               std::stop_token stop) override
   {
     const auto shown = fmt::format("unix:{}", path);
     sockaddr_un address{};
     if (path.size() >= sizeof address.sun_path) {
-      return util::make_error(util::Errc::io, fmt::format("{}: the path is too long for a socket", shown));
+      return util::make_error(util::Errc::io,
+                              fmt::format("{}: the path is too long for a socket", shown));
     }
     address.sun_family = AF_UNIX;
     std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
     const util::UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) {
-      return util::make_error(util::Errc::io, fmt::format("{}: socket: {}", shown, std::strerror(errno)));
+      return util::make_error(util::Errc::io,
+                              fmt::format("{}: socket: {}", shown, std::strerror(errno)));
     }
     const auto started = util::Clock::now();
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0) {
@@ -319,16 +325,19 @@ public:
         if (stop.stop_requested()) {
           return util::make_error(util::Errc::cancelled, fmt::format("{}: cancelled", shown));
         }
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - util::Clock::now());
+        const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - util::Clock::now());
         if (left.count() <= 0) {
-          return util::make_error(util::Errc::timeout, fmt::format("{}: no answer within {} ms", shown, timeout.count()));
+          return util::make_error(
+            util::Errc::timeout, fmt::format("{}: no answer within {} ms", shown, timeout.count()));
         }
         pollfd poll_fd{fd.get(), POLLOUT, 0};
         if (::poll(&poll_fd, 1, static_cast<int>(std::min<long long>(left.count(), 100))) > 0) {
           socklen_t length = sizeof error;
           ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &error, &length);
           if (error == 0) {
-            return std::chrono::duration_cast<std::chrono::milliseconds>(util::Clock::now() - started);
+            return std::chrono::duration_cast<std::chrono::milliseconds>(util::Clock::now()
+                                                                         - started);
           }
           break;
         }
@@ -336,9 +345,14 @@ public:
     }
     if (error == ECONNREFUSED || error == ENOENT || error == ENOTSOCK) {
       return util::make_error(util::Errc::network,
-                              fmt::format("{}: {}", shown, error == ECONNREFUSED ? "connection refused" : error == ENOENT ? "no such socket" : "not a socket"));
+                              fmt::format("{}: {}",
+                                          shown,
+                                          error == ECONNREFUSED ? "connection refused"
+                                          : error == ENOENT     ? "no such socket"
+                                                                : "not a socket"));
     }
-    return util::make_error(error == EACCES || error == EPERM ? util::Errc::permission : util::Errc::io,
+    return util::make_error(error == EACCES || error == EPERM ? util::Errc::permission
+                                                              : util::Errc::io,
                             fmt::format("{}: {}", shown, std::strerror(error)));
   }
 

@@ -28,7 +28,8 @@ struct PathState
     unreadable, // readygate could not look (permission denied, I/O error)
   };
   Kind kind = Kind::unreadable;
-  std::string detail; // for missing and unreadable: why ("No such file or directory"); for other: what it is
+  std::string
+    detail; // for missing and unreadable: why ("No such file or directory"); for other: what it is
   // When a worker user was given: why it may not read the path ("www-data cannot search /srv
   // (mode 0700, owner 0:0)"); "" when it may.
   std::string worker_denied;
@@ -68,8 +69,9 @@ public:
   // Connect to the unix socket at `path` within `timeout`, then close. Nothing listening there
   // (ECONNREFUSED, no such file, not a socket) is Errc::network; permission denied is
   // Errc::permission; no answer in time is Errc::timeout.
-  virtual util::Result<std::chrono::milliseconds>
-  connect_unix(const std::string& path, std::chrono::milliseconds timeout, std::stop_token stop) = 0;
+  virtual util::Result<std::chrono::milliseconds> connect_unix(const std::string& path,
+                                                               std::chrono::milliseconds timeout,
+                                                               std::stop_token stop) = 0;
 
   // Return true when readygate runs as root (the server's own test then sees what it sees at
   // start-up).

@@ -48,7 +48,8 @@ nginx_name_matches(std::string_view pattern, std::string_view name)
   }
   if (pattern.starts_with("~")) {
     try {
-      const boost::regex regex(pattern.begin() + 1, pattern.end(), boost::regex::perl | boost::regex::icase);
+      const boost::regex regex(
+        pattern.begin() + 1, pattern.end(), boost::regex::perl | boost::regex::icase);
       return boost::regex_search(name.begin(), name.end(), regex);
     } catch (const std::exception&) {
       return false; // nginx -t accepted it with PCRE; Boost.Regex cannot judge it

@@ -70,8 +70,8 @@ struct VirtualServer
 // A directory (or file) the server serves from: root, alias, DocumentRoot, Alias.
 struct ServedPath
 {
-  std::string path;      // absolute
-  std::string directive; // as written in the configuration: "root", "alias", "DocumentRoot"
+  std::string path;          // absolute
+  std::string directive;     // as written in the configuration: "root", "alias", "DocumentRoot"
   bool file_allowed = false; // an alias may name a file; a root must be a directory
   Place where;
 };

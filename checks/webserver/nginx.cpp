@@ -124,7 +124,8 @@ public:
           return finish(Kind::block_open);
         }
         if (ch != ')') {
-          return syntax_error(m_file, m_line, fmt::format("unexpected \"{}\"", util::printable(std::string(1, ch))));
+          return syntax_error(
+            m_file, m_line, fmt::format("unexpected \"{}\"", util::printable(std::string(1, ch))));
         }
         last_space = true;
         need_space = false;
@@ -279,9 +280,10 @@ private:
     const std::string close = "]" + std::string(static_cast<std::size_t>(level), '=') + "]";
     const auto end = m_text.find(close, m_pos);
     const auto stop = end == std::string_view::npos ? m_text.size() : end + close.size();
-    m_line += static_cast<std::size_t>(
-      std::count(m_text.begin() + static_cast<std::ptrdiff_t>(m_pos),
-                 m_text.begin() + static_cast<std::ptrdiff_t>(stop), '\n'));
+    m_line +=
+      static_cast<std::size_t>(std::count(m_text.begin() + static_cast<std::ptrdiff_t>(m_pos),
+                                          m_text.begin() + static_cast<std::ptrdiff_t>(stop),
+                                          '\n'));
     m_pos = stop;
   }
 
@@ -328,9 +330,10 @@ public:
       if (!m_used[i]) {
         return util::make_error(
           util::Errc::protocol,
-          fmt::format("nginx -T output: {} is not included from anywhere (a comment that looks like "
-                      "nginx's \"# configuration file\" line?)",
-                      util::printable(m_files[i].path)));
+          fmt::format(
+            "nginx -T output: {} is not included from anywhere (a comment that looks like "
+            "nginx's \"# configuration file\" line?)",
+            util::printable(m_files[i].path)));
       }
     }
     return tree;
@@ -365,10 +368,10 @@ private:
         RG_TRY_ASSIGN(const auto matched, match(directive));
         for (const auto index : matched) {
           if (m_on_stack[index]) {
-            return syntax_error(directive.where.file,
-                                directive.where.line,
-                                fmt::format("include \"{}\" includes itself",
-                                            util::printable(directive.args[0])));
+            return syntax_error(
+              directive.where.file,
+              directive.where.line,
+              fmt::format("include \"{}\" includes itself", util::printable(directive.args[0])));
           }
           m_used[index] = true;
           RG_TRY_ASSIGN(auto included, expand(index));
@@ -398,16 +401,17 @@ private:
     const auto full = normal(absolute_path(pattern, m_conf_prefix));
     std::vector<std::size_t> matched;
     for (std::size_t i = 1; i < m_files.size(); ++i) {
-      if (has_glob(pattern) ? ::fnmatch(full.c_str(), m_normal[i].c_str(), FNM_PATHNAME | FNM_PERIOD) == 0
-                            : m_normal[i] == full) {
+      if (has_glob(pattern)
+            ? ::fnmatch(full.c_str(), m_normal[i].c_str(), FNM_PATHNAME | FNM_PERIOD) == 0
+            : m_normal[i] == full) {
         matched.push_back(i);
       }
     }
     if (matched.empty() && !has_glob(pattern)) {
-      return syntax_error(include.where.file,
-                          include.where.line,
-                          fmt::format("include \"{}\": the file is not in the dump",
-                                      util::printable(pattern)));
+      return syntax_error(
+        include.where.file,
+        include.where.line,
+        fmt::format("include \"{}\": the file is not in the dump", util::printable(pattern)));
     }
     // nginx's glob() gives the files in sorted order.
     std::sort(matched.begin(), matched.end(), [&](std::size_t a, std::size_t b) {
@@ -544,7 +548,8 @@ private:
                          : own.keys.empty()       ? inherited.keys
                                                   : own.keys;
       for (std::size_t i = 0; i < chosen.certificates.size(); ++i) {
-        add_certificate(virtual_server, *chosen.certificates[i], i < keys.size() ? keys[i] : nullptr);
+        add_certificate(
+          virtual_server, *chosen.certificates[i], i < keys.size() ? keys[i] : nullptr);
       }
     }
     const auto effective_root = root ? root : http_root;
@@ -671,8 +676,7 @@ private:
       if (const auto colon = path.find(':'); colon != std::string::npos) {
         path.erase(colon); // unix:/run/app.sock:/uri
       }
-      m_config.upstreams.push_back(
-        UpstreamTarget{"", 0, path, "unix:" + path, directive.where});
+      m_config.upstreams.push_back(UpstreamTarget{"", 0, path, "unix:" + path, directive.where});
       return;
     }
     if (const auto slash = target.find('/'); slash != std::string::npos) {
@@ -743,7 +747,8 @@ split_nginx_dump(std::string_view dump)
   std::size_t pos = 0;
   while (pos < dump.size()) {
     const auto end = dump.find('\n', pos);
-    const auto line = dump.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    const auto line =
+      dump.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
     const auto next = end == std::string_view::npos ? dump.size() : end + 1;
     if (line.starts_with(k_file_marker) && line.ends_with(":")
         && line.size() > k_file_marker.size() + 1) {
@@ -754,8 +759,9 @@ split_nginx_dump(std::string_view dump)
         std::string(line.substr(k_file_marker.size(), line.size() - k_file_marker.size() - 1)),
         {}});
     } else if (files.empty()) {
-      return util::make_error(util::Errc::protocol,
-                              "nginx -T output does not start with a \"# configuration file\" line");
+      return util::make_error(
+        util::Errc::protocol,
+        "nginx -T output does not start with a \"# configuration file\" line");
     } else {
       files.back().text.append(dump.substr(pos, next - pos));
     }
@@ -781,7 +787,10 @@ parse_nginx_text(std::string_view text, const std::string& file)
     switch (statement.kind) {
     case Tokenizer::Kind::end:
       if (!open.empty()) {
-        return syntax_error(file, open.back().where.line, fmt::format("\"{}\" block is not closed", util::printable(open.back().name)));
+        return syntax_error(
+          file,
+          open.back().where.line,
+          fmt::format("\"{}\" block is not closed", util::printable(open.back().name)));
       }
       return std::move(stack.front());
     case Tokenizer::Kind::block_close: {

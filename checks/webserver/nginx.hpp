@@ -39,7 +39,8 @@ util::Result<std::vector<DumpedFile>> split_nginx_dump(std::string_view dump);
 // Parse nginx syntax: `text` read from `file`. Unbalanced braces, a missing ';' and unterminated
 // quotes are Errc::protocol errors naming file:line. The bodies of *_by_lua_block directives are
 // skipped (Lua, not nginx syntax).
-util::Result<std::vector<Directive>> parse_nginx_text(std::string_view text, const std::string& file);
+util::Result<std::vector<Directive>> parse_nginx_text(std::string_view text,
+                                                      const std::string& file);
 
 // Parse the whole dump: the first file with every `include` replaced by the files it matched
 // (nginx prints a file once, however often it is included). A file of the dump that no include

@@ -27,7 +27,8 @@ lines_of(std::string_view text)
   std::size_t pos = 0;
   while (pos < text.size()) {
     const auto end = text.find('\n', pos);
-    auto line = text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
+    auto line =
+      text.substr(pos, end == std::string_view::npos ? std::string_view::npos : end - pos);
     pos = end == std::string_view::npos ? text.size() : end + 1;
     while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) {
       line.remove_suffix(1);
@@ -86,8 +87,16 @@ is_apache2ctl(const std::string& binary)
 void
 prepare_apache(const WebserverSpec& spec, const std::string& binary, util::ProcessRequest& request)
 {
-  request.argv = {binary, "-t", "-D", "DUMP_INCLUDES", "-D", "DUMP_MODULES", "-D", "DUMP_VHOSTS",
-                  "-D", "DUMP_RUN_CFG"};
+  request.argv = {binary,
+                  "-t",
+                  "-D",
+                  "DUMP_INCLUDES",
+                  "-D",
+                  "DUMP_MODULES",
+                  "-D",
+                  "DUMP_VHOSTS",
+                  "-D",
+                  "DUMP_RUN_CFG"};
   if (spec.prefix) {
     if (is_apache2ctl(binary)) {
       // Debian's wrapper reads $APACHE_CONFDIR/envvars and passes -d $APACHE_CONFDIR itself.
@@ -113,7 +122,9 @@ read_apache(const WebserverSpec&, const util::ProcessOutcome& outcome, const Con
 void
 prepare_haproxy(const WebserverSpec& spec, const std::string& binary, util::ProcessRequest& request)
 {
-  request.argv = {binary, "-c", "-f",
+  request.argv = {binary,
+                  "-c",
+                  "-f",
                   spec.config ? spec.config->string() : std::string(k_default_haproxy_config)};
 }
 
@@ -150,7 +161,8 @@ nginx_diagnostics(const util::ProcessOutcome& outcome)
 {
   // "2024/05/01 12:00:00 [emerg] 123#123: unknown directive "x" in /etc/nginx/a.conf:3", or
   // "nginx: [emerg] ..." when the startup log is not stderr.
-  static const boost::regex k_stamp(R"(^(?:nginx: )?(?:[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9:]{8} )?\[([a-z]+)\] (?:[0-9]+#[0-9]+: )?(.*)$)");
+  static const boost::regex k_stamp(
+    R"(^(?:nginx: )?(?:[0-9]{4}/[0-9]{2}/[0-9]{2} [0-9:]{8} )?\[([a-z]+)\] (?:[0-9]+#[0-9]+: )?(.*)$)");
   static const boost::regex k_place(R"( in (/.*):([0-9]+)$)");
   std::vector<Diagnostic> found;
   std::vector<Diagnostic> others;

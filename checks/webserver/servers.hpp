@@ -41,11 +41,13 @@ struct ConfigSource
 
 struct ServerKind
 {
-  std::string_view name;                    // `server = "..."`
+  std::string_view name;                      // `server = "..."`
   std::span<const std::string_view> binaries; // tried in order when `binary` is not set
-  std::string_view test;                    // how messages name the test: "nginx -t"
+  std::string_view test;                      // how messages name the test: "nginx -t"
   // Add the test's arguments (after the binary) and environment for `spec` to `request`.
-  void (*prepare)(const WebserverSpec& spec, const std::string& binary, util::ProcessRequest& request);
+  void (*prepare)(const WebserverSpec& spec,
+                  const std::string& binary,
+                  util::ProcessRequest& request);
   // Return the lines of a failed test's output worth showing.
   std::vector<Diagnostic> (*diagnostics)(const util::ProcessOutcome& outcome);
   // Read the effective configuration from the test's output (and files, through `source`).

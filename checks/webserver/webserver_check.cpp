@@ -123,8 +123,9 @@ parse_probe(const config::CheckSpec& check_spec, const toml::node& node, std::si
   RG_TRY_ASSIGN(const auto path, reader.optional_string("path"));
   if (path) {
     if (!is_url_path(*path)) {
-      return reader.error_at("path", "expected a path starting with \"/\", without spaces, "
-                                     "control characters or '#'");
+      return reader.error_at("path",
+                             "expected a path starting with \"/\", without spaces, "
+                             "control characters or '#'");
     }
     probe.path = *path;
   }
@@ -148,7 +149,8 @@ parse_probe(const config::CheckSpec& check_spec, const toml::node& node, std::si
   RG_TRY_ASSIGN(probe.expect_headers, reader.string_table("expect_headers"));
   for (auto& [name, value] : probe.expect_headers) {
     if (!is_token(name)) {
-      return reader.error_at("expect_headers", fmt::format("\"{}\" is not a header name", util::printable(name)));
+      return reader.error_at("expect_headers",
+                             fmt::format("\"{}\" is not a header name", util::printable(name)));
     }
     name = util::to_lower(name);
   }
@@ -158,7 +160,8 @@ parse_probe(const config::CheckSpec& check_spec, const toml::node& node, std::si
   if (ca_file) {
     probe.ca_file = ca_file->string();
   }
-  RG_TRY_ASSIGN(const auto body_limit, reader.optional_integer("body_limit", 1, std::int64_t{1} << 30));
+  RG_TRY_ASSIGN(const auto body_limit,
+                reader.optional_integer("body_limit", 1, std::int64_t{1} << 30));
   if (body_limit) {
     probe.body_limit = static_cast<std::size_t>(*body_limit);
   }
@@ -206,16 +209,20 @@ bool
 covers(const util::CertificateInfo& certificate, const std::string& name)
 {
   unsigned char bytes[16];
-  if (inet_pton(AF_INET, name.c_str(), bytes) == 1 || inet_pton(AF_INET6, name.c_str(), bytes) == 1) {
-    return std::any_of(certificate.ip_addresses.begin(), certificate.ip_addresses.end(),
+  if (inet_pton(AF_INET, name.c_str(), bytes) == 1
+      || inet_pton(AF_INET6, name.c_str(), bytes) == 1) {
+    return std::any_of(certificate.ip_addresses.begin(),
+                       certificate.ip_addresses.end(),
                        [&](const std::string& address) { return address == name; });
   }
   if (certificate.dns_names.empty()) {
     // No DNS names: TLS clients (OpenSSL, curl) fall back to the subject's CN.
     return certificate_name_covers(certificate.common_name, name);
   }
-  return std::any_of(certificate.dns_names.begin(), certificate.dns_names.end(),
-                     [&](const std::string& pattern) { return certificate_name_covers(pattern, name); });
+  return std::any_of(
+    certificate.dns_names.begin(), certificate.dns_names.end(), [&](const std::string& pattern) {
+      return certificate_name_covers(pattern, name);
+    });
 }
 
 std::string
@@ -249,7 +256,8 @@ bool
 refused(const util::Error& error)
 {
   return error.code == util::Errc::network
-         && (error.message.ends_with(": connection refused") || error.message.ends_with(": no such socket")
+         && (error.message.ends_with(": connection refused")
+             || error.message.ends_with(": no such socket")
              || error.message.ends_with(": not a socket"));
 }
 
@@ -286,7 +294,8 @@ public:
     for (const auto& path : config.paths) {
       paths.push_back(path.path);
     }
-    RG_TRY_ASSIGN(observation.paths, m_host->inspect(paths, config.worker_user, m_ctx.deadline, m_ctx.stop));
+    RG_TRY_ASSIGN(observation.paths,
+                  m_host->inspect(paths, config.worker_user, m_ctx.deadline, m_ctx.stop));
     RG_TRY_ASSIGN(observation.certificates, certificates_of(config));
     if (m_spec.check_upstreams) {
       connect_upstreams(config, observation);
@@ -316,9 +325,8 @@ private:
       const auto& server = config.servers[s];
       // HAProxy picks a certificate by SNI among those of a bind: each need not cover every
       // name the frontend routes on (judge_frontend_names asks that some does).
-      const auto server_names = config.every_server_takes_any_host
-                                  ? std::vector<std::string>()
-                                  : certificate_names_of(server);
+      const auto server_names = config.every_server_takes_any_host ? std::vector<std::string>()
+                                                                   : certificate_names_of(server);
       for (const auto& use : server.certificates) {
         RG_TRY_ASSIGN(const auto expanded, expand(use));
         for (const auto& one : expanded) {
@@ -359,7 +367,8 @@ private:
     if (state.kind != PathState::Kind::directory) {
       return std::vector<CertificateUse>{use};
     }
-    RG_TRY_ASSIGN(const auto files, m_host->list_directory(use.certificate, "", m_ctx.deadline, m_ctx.stop));
+    RG_TRY_ASSIGN(const auto files,
+                  m_host->list_directory(use.certificate, "", m_ctx.deadline, m_ctx.stop));
     std::vector<CertificateUse> uses;
     for (const auto& file : files) {
       if (file.ends_with(".key") || file.ends_with(".ocsp") || file.ends_with(".issuer")
@@ -482,11 +491,13 @@ judge_paths(const WebserverObservation& observation, hook::Judgement& judgement)
     const auto& state = observation.paths[i];
     const auto subject = path.where.text();
     const auto what = fmt::format("{} {}", path.directive, util::printable(path.path));
-    const auto expected = fmt::format("{}: {}", what, path.file_allowed ? "a readable directory or file" : "a readable directory");
+    const auto expected = fmt::format(
+      "{}: {}", what, path.file_allowed ? "a readable directory or file" : "a readable directory");
     const bool right_type = state.kind == PathState::Kind::directory
                             || (path.file_allowed && state.kind == PathState::Kind::file);
     if (state.kind == PathState::Kind::unreadable) {
-      undetermined(judgement, {subject, expected, state_text(state)},
+      undetermined(judgement,
+                   {subject, expected, state_text(state)},
                    fmt::format("{}: could not look ({})", what, util::printable(state.detail)));
     } else if (!right_type) {
       const auto found = util::printable(state_text(state));
@@ -496,7 +507,8 @@ judge_paths(const WebserverObservation& observation, hook::Judgement& judgement)
                             : fmt::format("{} is {}, not a directory ({})", what, found, subject));
     } else if (!state.worker_denied.empty()) {
       const auto found = util::printable(state.worker_denied);
-      judgement.add_unmet({subject, expected, found}, fmt::format("{}: {} ({})", what, found, subject));
+      judgement.add_unmet({subject, expected, found},
+                          fmt::format("{}: {} ({})", what, found, subject));
     }
   }
 }
@@ -512,20 +524,25 @@ judged_read(const std::string& role,
 {
   const auto expected = fmt::format("{} {}: a readable PEM file", role, util::printable(path));
   if (state.kind == PathState::Kind::unreadable) {
-    undetermined(judgement, {subject, expected, state_text(state)},
-                 fmt::format("{} {}: could not look ({})", role, util::printable(path), util::printable(state.detail)));
+    undetermined(
+      judgement,
+      {subject, expected, state_text(state)},
+      fmt::format(
+        "{} {}: could not look ({})", role, util::printable(path), util::printable(state.detail)));
     return nullptr;
   }
   if (state.kind != PathState::Kind::file) {
     const auto found = util::printable(state_text(state));
-    judgement.add_unmet({subject, expected, found},
-                        state.kind == PathState::Kind::missing
-                          ? fmt::format("{} {} does not exist ({})", role, util::printable(path), subject)
-                          : fmt::format("{} {} is {} ({})", role, util::printable(path), found, subject));
+    judgement.add_unmet(
+      {subject, expected, found},
+      state.kind == PathState::Kind::missing
+        ? fmt::format("{} {} does not exist ({})", role, util::printable(path), subject)
+        : fmt::format("{} {} is {} ({})", role, util::printable(path), found, subject));
     return nullptr;
   }
   if (!contents || !*contents) {
-    const auto& error = contents ? contents->error() : util::make_error(util::Errc::internal, "not read");
+    const auto& error =
+      contents ? contents->error() : util::make_error(util::Errc::internal, "not read");
     const auto found = util::printable(error.message);
     if (error.code == util::Errc::protocol || error.code == util::Errc::io) {
       judgement.add_unmet({subject, expected, found}, fmt::format("{} ({})", found, subject));
@@ -554,23 +571,31 @@ judge_certificates(const WebserverSpec& spec,
       continue;
     }
     if (contents->certificates.empty()) {
-      judgement.add_unmet({subject, fmt::format("certificate {}: a certificate", shown), "no CERTIFICATE block"},
-                          fmt::format("certificate {} holds no certificate ({})", shown, subject));
+      judgement.add_unmet(
+        {subject, fmt::format("certificate {}: a certificate", shown), "no CERTIFICATE block"},
+        fmt::format("certificate {} holds no certificate ({})", shown, subject));
       continue;
     }
     for (std::size_t i = 0; i < contents->certificates.size(); ++i) {
       const auto& one = contents->certificates[i];
-      const auto which = i == 0 ? fmt::format("certificate {}", shown)
-                                : fmt::format("certificate {} (#{} in the file, {})", shown, i + 1,
-                                              util::printable(one.subject));
+      const auto which =
+        i == 0
+          ? fmt::format("certificate {}", shown)
+          : fmt::format(
+            "certificate {} (#{} in the file, {})", shown, i + 1, util::printable(one.subject));
       const auto expected = fmt::format("{}: valid for {} days or more", which, spec.cert_min_days);
-      const auto days_left = std::chrono::duration_cast<std::chrono::hours>(one.not_after - observation.now).count() / 24;
+      const auto days_left =
+        std::chrono::duration_cast<std::chrono::hours>(one.not_after - observation.now).count()
+        / 24;
       if (one.not_after <= observation.now) {
         const auto found = fmt::format("expired on {}", date_of(one.not_after));
-        judgement.add_unmet({subject, expected, found}, fmt::format("{} {} ({})", which, found, subject));
+        judgement.add_unmet({subject, expected, found},
+                            fmt::format("{} {} ({})", which, found, subject));
       } else if (one.not_after < observation.now + margin) {
-        const auto found = fmt::format("expires on {}, in {} days", date_of(one.not_after), days_left);
-        judgement.add_unmet({subject, expected, found}, fmt::format("{} {} ({})", which, found, subject));
+        const auto found =
+          fmt::format("expires on {}, in {} days", date_of(one.not_after), days_left);
+        judgement.add_unmet({subject, expected, found},
+                            fmt::format("{} {} ({})", which, found, subject));
       }
       if (one.not_before > observation.now) {
         const auto found = fmt::format("not valid before {}", date_of(one.not_before));
@@ -582,8 +607,10 @@ judge_certificates(const WebserverSpec& spec,
     for (const auto& name : certificate.names) {
       if (!covers(leaf, name)) {
         const auto found = fmt::format("it names {}", names_of(leaf));
-        judgement.add_unmet({subject, fmt::format("certificate {}: covers {}", shown, util::printable(name)), found},
-                            fmt::format("certificate {} does not cover {} ({})", shown, util::printable(name), subject));
+        judgement.add_unmet(
+          {subject, fmt::format("certificate {}: covers {}", shown, util::printable(name)), found},
+          fmt::format(
+            "certificate {} does not cover {} ({})", shown, util::printable(name), subject));
       }
     }
     // The key: in its own file, or in the certificate's.
@@ -591,22 +618,27 @@ judge_certificates(const WebserverSpec& spec,
     std::string key_shown = shown;
     if (!certificate.key_path.empty()) {
       key_shown = util::printable(certificate.key_path);
-      key = certificate.key_state
-              ? judged_read("key", certificate.key_path, *certificate.key_state, certificate.key, subject, judgement)
-              : nullptr;
+      key =
+        certificate.key_state ? judged_read(
+          "key", certificate.key_path, *certificate.key_state, certificate.key, subject, judgement)
+                              : nullptr;
       if (key == nullptr) {
         continue;
       }
     }
-    const auto expected = fmt::format("key {}: the private key of certificate {}", key_shown, shown);
+    const auto expected =
+      fmt::format("key {}: the private key of certificate {}", key_shown, shown);
     if (!key->has_private_key) {
-      judgement.add_unmet({subject, expected, "no PRIVATE KEY block"},
-                          fmt::format("no private key for certificate {} in {} ({})", shown, key_shown, subject));
+      judgement.add_unmet(
+        {subject, expected, "no PRIVATE KEY block"},
+        fmt::format("no private key for certificate {} in {} ({})", shown, key_shown, subject));
     } else if (key->private_key_encrypted) {
-      notes.push_back(fmt::format("key {} is encrypted: not matched with its certificate", key_shown));
+      notes.push_back(
+        fmt::format("key {} is encrypted: not matched with its certificate", key_shown));
     } else if (key->private_key_public_sha256 != leaf.public_key_sha256) {
-      judgement.add_unmet({subject, expected, "the key of another certificate"},
-                          fmt::format("key {} does not belong to certificate {} ({})", key_shown, shown, subject));
+      judgement.add_unmet(
+        {subject, expected, "the key of another certificate"},
+        fmt::format("key {} does not belong to certificate {} ({})", key_shown, shown, subject));
     }
   }
 }
@@ -622,7 +654,8 @@ judge_frontend_names(const WebserverObservation& observation, hook::Judgement& j
   }
   for (std::size_t s = 0; s < config.servers.size(); ++s) {
     const auto& server = config.servers[s];
-    const bool tls = std::any_of(server.listeners.begin(), server.listeners.end(),
+    const bool tls = std::any_of(server.listeners.begin(),
+                                 server.listeners.end(),
                                  [](const Listener& listener) { return listener.tls; });
     if (!tls) {
       continue;
@@ -631,11 +664,13 @@ judge_frontend_names(const WebserverObservation& observation, hook::Judgement& j
     std::vector<std::string> files;
     bool all_read = true;
     for (const auto& certificate : observation.certificates) {
-      if (std::find(certificate.servers.begin(), certificate.servers.end(), s) == certificate.servers.end()) {
+      if (std::find(certificate.servers.begin(), certificate.servers.end(), s)
+          == certificate.servers.end()) {
         continue;
       }
       files.push_back(util::printable(certificate.use.certificate));
-      if (certificate.contents && *certificate.contents && !(*certificate.contents)->certificates.empty()) {
+      if (certificate.contents && *certificate.contents
+          && !(*certificate.contents)->certificates.empty()) {
         leaves.push_back(&(*certificate.contents)->certificates.front());
       } else {
         all_read = false; // already a finding of its own
@@ -645,13 +680,19 @@ judge_frontend_names(const WebserverObservation& observation, hook::Judgement& j
       continue;
     }
     for (const auto& name : certificate_names_of(server)) {
-      const bool covered = std::any_of(leaves.begin(), leaves.end(),
-                                       [&](const util::CertificateInfo* leaf) { return covers(*leaf, name); });
+      const bool covered =
+        std::any_of(leaves.begin(), leaves.end(), [&](const util::CertificateInfo* leaf) {
+          return covers(*leaf, name);
+        });
       if (!covered) {
         const auto found = files.empty() ? std::string("no certificate")
                                          : fmt::format("none of {} does", fmt::join(files, ", "));
-        judgement.add_unmet({server.where.text(), fmt::format("a certificate that covers {}", util::printable(name)), found},
-                            fmt::format("no certificate covers {}, a name it routes on ({})", util::printable(name), server.where.text()));
+        judgement.add_unmet({server.where.text(),
+                             fmt::format("a certificate that covers {}", util::printable(name)),
+                             found},
+                            fmt::format("no certificate covers {}, a name it routes on ({})",
+                                        util::printable(name),
+                                        server.where.text()));
       }
     }
   }
@@ -666,25 +707,35 @@ judge_connections(const WebserverObservation& observation, hook::Judgement& judg
     }
     const auto& target = connection.target;
     const auto subject = target.where.text();
-    const auto expected = fmt::format("upstream {}: accepts connections", util::printable(target.shown));
+    const auto expected =
+      fmt::format("upstream {}: accepts connections", util::printable(target.shown));
     const auto found = util::printable(connection.outcome.error().message);
     if (refused(connection.outcome.error())) {
       judgement.add_unmet({subject, expected, found},
-                          fmt::format("upstream {} refuses connections ({})", util::printable(target.shown), subject));
+                          fmt::format("upstream {} refuses connections ({})",
+                                      util::printable(target.shown),
+                                      subject));
     } else {
-      undetermined(judgement, {subject, expected, found}, fmt::format("upstream {}: {} ({})", util::printable(target.shown), found, subject));
+      undetermined(
+        judgement,
+        {subject, expected, found},
+        fmt::format("upstream {}: {} ({})", util::printable(target.shown), found, subject));
     }
   }
 }
 
 void
-judge_names(const WebserverSpec& spec, const WebserverObservation& observation, hook::Judgement& judgement)
+judge_names(const WebserverSpec& spec,
+            const WebserverObservation& observation,
+            hook::Judgement& judgement)
 {
   const auto& config = observation.config;
   const auto subject = config.files.empty() ? std::string("configuration") : config.files.front();
   for (const auto& name : spec.require_server_names) {
-    const bool served = std::any_of(config.servers.begin(), config.servers.end(),
-                                    [&](const VirtualServer& server) { return serves_name(server, name); });
+    const bool served =
+      std::any_of(config.servers.begin(), config.servers.end(), [&](const VirtualServer& server) {
+        return serves_name(server, name);
+      });
     if (served) {
       continue;
     }
@@ -692,8 +743,9 @@ judge_names(const WebserverSpec& spec, const WebserverObservation& observation, 
     for (const auto& server : config.servers) {
       names.insert(names.end(), server.names.begin(), server.names.end());
     }
-    const auto found = names.empty() ? std::string("no server names")
-                                     : util::printable(fmt::format("server names {}", fmt::join(names, ", ")));
+    const auto found = names.empty()
+                         ? std::string("no server names")
+                         : util::printable(fmt::format("server names {}", fmt::join(names, ", ")));
     judgement.add_unmet({subject, fmt::format("a virtual server that serves {}", name), found},
                         fmt::format("no virtual server serves {}", name));
   }
@@ -703,39 +755,47 @@ judge_names(const WebserverSpec& spec, const WebserverObservation& observation, 
   for (const auto& server : config.servers) {
     if (!server.default_site.empty()) {
       const auto found = util::printable(server.default_site);
-      judgement.add_unmet({server.where.text(), "no default site enabled (forbid_default_site)", found},
-                          fmt::format("the default site is enabled: {} ({})", found, server.where.text()));
+      judgement.add_unmet(
+        {server.where.text(), "no default site enabled (forbid_default_site)", found},
+        fmt::format("the default site is enabled: {} ({})", found, server.where.text()));
     }
   }
 }
 
 void
-judge_probes(const WebserverSpec& spec, const WebserverObservation& observation, hook::Judgement& judgement)
+judge_probes(const WebserverSpec& spec,
+             const WebserverObservation& observation,
+             hook::Judgement& judgement)
 {
   for (const auto& outcome : observation.probes) {
     const auto& probe = spec.probes[outcome.probe];
     if (!outcome.target) {
       const auto found = util::printable(outcome.no_target);
-      judgement.add_unmet({fmt::format("probe at {}", probe.where), "a listener that serves its host", found},
-                          fmt::format("probe at {}: {}", probe.where, found));
+      judgement.add_unmet(
+        {fmt::format("probe at {}", probe.where), "a listener that serves its host", found},
+        fmt::format("probe at {}: {}", probe.where, found));
       continue;
     }
     const auto& shown = outcome.target->shown;
     if (!outcome.response || !*outcome.response) {
-      const auto& error = outcome.response ? outcome.response->error() : util::make_error(util::Errc::internal, "not sent");
+      const auto& error = outcome.response ? outcome.response->error()
+                                           : util::make_error(util::Errc::internal, "not sent");
       const auto found = util::printable(error.message);
       if (error.code == util::Errc::tls) {
-        judgement.add_unmet({shown, "a certificate that verifies", found}, fmt::format("{}: {}", shown, found));
+        judgement.add_unmet({shown, "a certificate that verifies", found},
+                            fmt::format("{}: {}", shown, found));
       } else {
         undetermined(judgement, {shown, "an answer", found}, fmt::format("{}: {}", shown, found));
       }
       continue;
     }
     const auto& response = **outcome.response;
-    if (std::find(probe.statuses.begin(), probe.statuses.end(), response.status) == probe.statuses.end()) {
+    if (std::find(probe.statuses.begin(), probe.statuses.end(), response.status)
+        == probe.statuses.end()) {
       const auto expected = fmt::format("{}", fmt::join(probe.statuses, " or "));
-      judgement.add_unmet({shown + " status", expected, std::to_string(response.status)},
-                          fmt::format("{}: status {} (expected {})", shown, response.status, expected));
+      judgement.add_unmet(
+        {shown + " status", expected, std::to_string(response.status)},
+        fmt::format("{}: status {} (expected {})", shown, response.status, expected));
     }
     for (const auto& [name, expected] : probe.expect_headers) {
       std::vector<std::string_view> values;
@@ -745,9 +805,12 @@ judge_probes(const WebserverSpec& spec, const WebserverObservation& observation,
         }
       }
       if (std::find(values.begin(), values.end(), expected) == values.end()) {
-        const auto found = values.empty() ? std::string("(missing)") : fmt::format("{}", fmt::join(values, ", "));
+        const auto found =
+          values.empty() ? std::string("(missing)") : fmt::format("{}", fmt::join(values, ", "));
         judgement.add_unmet({fmt::format("{} header {}", shown, name), expected, found},
-                            fmt::format("{}: header {} is \"{}\", expected \"{}\"", shown, name,
+                            fmt::format("{}: header {} is \"{}\", expected \"{}\"",
+                                        shown,
+                                        name,
                                         util::printable(found, util::Quotes::escape),
                                         util::printable(expected, util::Quotes::escape)));
       }
@@ -774,8 +837,10 @@ parse_webserver(const config::CheckSpec& check_spec)
     for (const auto& kind : server_kinds()) {
       names.push_back(kind.name);
     }
-    return reader.error_at("server", fmt::format("expected one of \"{}\", found \"{}\"",
-                                                 fmt::join(names, "\", \""), util::printable(server)));
+    return reader.error_at("server",
+                           fmt::format("expected one of \"{}\", found \"{}\"",
+                                       fmt::join(names, "\", \""),
+                                       util::printable(server)));
   }
   const bool haproxy = spec.server->name == "haproxy";
   RG_TRY_ASSIGN(spec.binary, reader.optional_string("binary"));
@@ -788,7 +853,8 @@ parse_webserver(const config::CheckSpec& check_spec)
   RG_TRY_ASSIGN(spec.config, reader.optional_path("config"));
   RG_TRY_ASSIGN(spec.prefix, reader.optional_path("prefix"));
   if (spec.prefix && haproxy) {
-    return reader.error_at("prefix", "not applicable to haproxy (name its configuration with config)");
+    return reader.error_at("prefix",
+                           "not applicable to haproxy (name its configuration with config)");
   }
   RG_TRY_ASSIGN(const auto days, reader.optional_integer("cert_min_days", 0, 3650));
   spec.cert_min_days = static_cast<int>(days.value_or(14));
@@ -807,7 +873,8 @@ parse_webserver(const config::CheckSpec& check_spec)
   }
   RG_TRY_ASSIGN(const auto upstreams, reader.optional_bool("check_upstreams"));
   spec.check_upstreams = upstreams.value_or(true);
-  RG_TRY_ASSIGN(const auto limit, reader.optional_integer("output_limit", 1024, k_max_output_limit));
+  RG_TRY_ASSIGN(const auto limit,
+                reader.optional_integer("output_limit", 1024, k_max_output_limit));
   if (limit) {
     spec.output_limit = static_cast<std::size_t>(*limit);
   }
@@ -843,7 +910,9 @@ create_webserver_check(const config::CheckSpec& spec)
 }
 
 util::ProcessRequest
-webserver_test_request(const WebserverSpec& spec, const std::string& binary, const hook::CheckContext& ctx)
+webserver_test_request(const WebserverSpec& spec,
+                       const std::string& binary,
+                       const hook::CheckContext& ctx)
 {
   util::ProcessRequest request;
   request.timeout = ctx.time_left();
@@ -858,7 +927,8 @@ evaluate_server_test(const WebserverSpec& spec, const util::ProcessOutcome& outc
 {
   const auto test = spec.server->test;
   if (outcome.term_signal != 0) {
-    return hook::CheckResult::error(fmt::format("{} was killed by signal {}", test, outcome.term_signal));
+    return hook::CheckResult::error(
+      fmt::format("{} was killed by signal {}", test, outcome.term_signal));
   }
   const auto subject = spec.config ? spec.config->string() : std::string(spec.server->name);
   if (outcome.exit_code != 0) {
@@ -870,35 +940,48 @@ evaluate_server_test(const WebserverSpec& spec, const util::ProcessOutcome& outc
       if (findings.size() >= k_max_findings) {
         break;
       }
-      findings.push_back({diagnostic.where ? diagnostic.where->text() : subject, expected,
+      findings.push_back({diagnostic.where ? diagnostic.where->text() : subject,
+                          expected,
                           util::printable_excerpt(diagnostic.text, false, 400)});
     }
     if (findings.empty()) {
-      findings.push_back({subject, expected,
-                          util::printable_excerpt(all_text, outcome.stderr_truncated || outcome.stdout_truncated, 400)});
+      findings.push_back({subject,
+                          expected,
+                          util::printable_excerpt(
+                            all_text, outcome.stderr_truncated || outcome.stdout_truncated, 400)});
     }
     const auto first = findings.front().found;
     if (all_text.find("invalid option") != std::string::npos) {
       return hook::CheckResult::error(
-        fmt::format("{} does not take readygate's options (nginx 1.19.5 or later is needed): {}", test, first),
+        fmt::format("{} does not take readygate's options (nginx 1.19.5 or later is needed): {}",
+                    test,
+                    first),
         std::move(findings));
     }
     if (!as_root && all_text.find("Permission denied") != std::string::npos) {
       return hook::CheckResult::error(
-        fmt::format("{} could not read what it needs as a non-root user (run readygate as root): {}", test, first),
+        fmt::format(
+          "{} could not read what it needs as a non-root user (run readygate as root): {}",
+          test,
+          first),
         std::move(findings));
     }
     auto result = hook::CheckResult::fail(
-      fmt::format("{} rejects the configuration (exit code {}): {}", test, outcome.exit_code, first),
+      fmt::format(
+        "{} rejects the configuration (exit code {}): {}", test, outcome.exit_code, first),
       std::move(findings));
-    result.findings_omitted = diagnostics.size() > k_max_findings ? diagnostics.size() - k_max_findings : 0;
+    result.findings_omitted =
+      diagnostics.size() > k_max_findings ? diagnostics.size() - k_max_findings : 0;
     return result;
   }
   if (outcome.stdout_truncated) {
     return hook::CheckResult::error(
       fmt::format("{}: its configuration dump is longer than output_limit ({}); raise output_limit",
-                  test, util::format_size(spec.output_limit)),
-      {{subject, "a whole configuration dump", fmt::format("cut at {}", util::format_size(spec.output_limit))}});
+                  test,
+                  util::format_size(spec.output_limit)),
+      {{subject,
+        "a whole configuration dump",
+        fmt::format("cut at {}", util::format_size(spec.output_limit))}});
   }
   return std::nullopt;
 }
@@ -917,7 +1000,8 @@ choose_probe_target(const ServerConfig& config, const Probe& probe)
       servers.push_back(&server);
     }
   }
-  const auto for_host = probe.host ? fmt::format(" serves {}", *probe.host) : std::string(" listens");
+  const auto for_host =
+    probe.host ? fmt::format(" serves {}", *probe.host) : std::string(" listens");
   if (servers.empty()) {
     return util::make_error(util::Errc::config, fmt::format("no virtual server{}", for_host));
   }
@@ -941,7 +1025,12 @@ choose_probe_target(const ServerConfig& config, const Probe& probe)
     if (probe.tls) {
       on += *probe.tls ? " with TLS" : " without TLS";
     }
-    return util::make_error(util::Errc::config, fmt::format("no listener{}{}", on, probe.host ? fmt::format(" of a virtual server that serves {}", *probe.host) : std::string()));
+    return util::make_error(
+      util::Errc::config,
+      fmt::format("no listener{}{}",
+                  on,
+                  probe.host ? fmt::format(" of a virtual server that serves {}", *probe.host)
+                             : std::string()));
   }
   std::stable_sort(listeners.begin(), listeners.end(), [](const Listener* a, const Listener* b) {
     if (a->tls != b->tls) {
@@ -957,7 +1046,8 @@ choose_probe_target(const ServerConfig& config, const Probe& probe)
   const auto scheme = listener.tls ? "https" : "http";
   if (!listener.unix_path.empty()) {
     target.unix_socket = listener.unix_path;
-    target.url = fmt::format("{}://{}{}", scheme, url_host(probe.host.value_or("localhost")), probe.path);
+    target.url =
+      fmt::format("{}://{}{}", scheme, url_host(probe.host.value_or("localhost")), probe.path);
     target.shown = fmt::format("GET {} (unix:{})", target.url, listener.unix_path);
     return target;
   }
@@ -965,7 +1055,8 @@ choose_probe_target(const ServerConfig& config, const Probe& probe)
   const auto name = probe.host.value_or(address);
   target.url = fmt::format("{}://{}:{}{}", scheme, url_host(name), listener.port, probe.path);
   if (probe.host && util::to_lower(*probe.host) != util::to_lower(address)) {
-    target.connect_to.push_back(fmt::format("{}:{}:{}:{}", url_host(name), listener.port, url_host(address), listener.port));
+    target.connect_to.push_back(
+      fmt::format("{}:{}:{}:{}", url_host(name), listener.port, url_host(address), listener.port));
     target.shown = fmt::format("GET {} (to {})", target.url, format_target(address, listener.port));
   } else {
     target.shown = fmt::format("GET {}", target.url);
@@ -997,7 +1088,10 @@ run_webserver(const WebserverSpec& spec, const hook::CheckContext& ctx)
     const auto& error = outcome->error();
     if (error.code == util::Errc::process && tried.size() > 1) {
       return hook::CheckResult::error(
-        fmt::format("{}: no program to test it with (tried {}): {}", spec.server->name, fmt::join(tried, ", "), error.message),
+        fmt::format("{}: no program to test it with (tried {}): {}",
+                    spec.server->name,
+                    fmt::join(tried, ", "),
+                    error.message),
         {{"binary", fmt::format("one of {}", fmt::join(tried, ", ")), "none could be run"}});
     }
     return hook::CheckResult::error(fmt::format("{}: {}", spec.server->test, error.message));
@@ -1021,15 +1115,17 @@ run_webserver(const WebserverSpec& spec, const hook::CheckContext& ctx)
   };
   auto config = spec.server->read(spec, **outcome, source);
   if (!config) {
-    return hook::CheckResult::error(
-      fmt::format("{}: cannot read its configuration: {}", spec.server->name, util::printable(config.error().message)));
+    return hook::CheckResult::error(fmt::format("{}: cannot read its configuration: {}",
+                                                spec.server->name,
+                                                util::printable(config.error().message)));
   }
 
   // 3. What it references, and the probes.
   Observer observer(spec, ctx);
   auto observation = observer.observe(std::move(*config));
   if (!observation) {
-    return hook::CheckResult::error(fmt::format("{}: {}", spec.server->name, util::printable(observation.error().message)));
+    return hook::CheckResult::error(
+      fmt::format("{}: {}", spec.server->name, util::printable(observation.error().message)));
   }
   return evaluate_webserver(spec, *observation);
 }
@@ -1054,13 +1150,16 @@ evaluate_webserver(const WebserverSpec& spec, const WebserverObservation& observ
   if (!spec.probes.empty()) {
     parts.push_back(plural(spec.probes.size(), "probe", "probes"));
   }
-  auto message = fmt::format("{}: configuration accepted; {} as expected", spec.server->name, fmt::join(parts, ", "));
+  auto message = fmt::format(
+    "{}: configuration accepted; {} as expected", spec.server->name, fmt::join(parts, ", "));
   std::vector<std::string> unchecked;
   if (observation.upstreams_elsewhere > 0) {
-    unchecked.push_back(plural(observation.upstreams_elsewhere, "upstream on another host", "upstreams on other hosts"));
+    unchecked.push_back(plural(
+      observation.upstreams_elsewhere, "upstream on another host", "upstreams on other hosts"));
   }
   if (!config.skipped.empty()) {
-    unchecked.push_back(fmt::format("{} ({}: {})", plural(config.skipped.size(), "directive", "directives"),
+    unchecked.push_back(fmt::format("{} ({}: {})",
+                                    plural(config.skipped.size(), "directive", "directives"),
                                     util::printable(config.skipped.front().where.text()),
                                     util::printable(config.skipped.front().what)));
   }

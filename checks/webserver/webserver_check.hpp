@@ -122,7 +122,7 @@ struct WebserverObservation
     webserver::CertificateUse use;
     std::vector<std::string> names;   // the names it must cover
     std::vector<std::size_t> servers; // indices in config.servers of those that present it
-    webserver::PathState state;     // of use.certificate
+    webserver::PathState state;       // of use.certificate
     std::optional<util::Result<util::PemContents>> contents; // when it is a file
     std::string key_path;                                    // "" when the key is in the file
     std::optional<webserver::PathState> key_state;
@@ -140,9 +140,9 @@ struct WebserverObservation
 
   struct ProbeOutcome
   {
-    std::size_t probe = 0;                 // index in spec.probes
+    std::size_t probe = 0;                        // index in spec.probes
     std::optional<webserver::ProbeTarget> target; // none: no listener serves its host
-    std::string no_target;                  // why, when there is no target
+    std::string no_target;                        // why, when there is no target
     std::optional<util::Result<util::HttpResponse>> response;
   };
   std::vector<ProbeOutcome> probes;
@@ -170,15 +170,15 @@ util::ProcessRequest webserver_test_request(const WebserverSpec& spec,
 
 // Judge the outcome of the server's test: nullopt when it passed; else fail (it rejected the
 // configuration) or error (it could not judge it: killed, denied as non-root, its output cut).
-std::optional<hook::CheckResult> evaluate_server_test(const WebserverSpec& spec,
-                                                      const util::ProcessOutcome& outcome,
-                                                      bool as_root);
+std::optional<hook::CheckResult>
+evaluate_server_test(const WebserverSpec& spec, const util::ProcessOutcome& outcome, bool as_root);
 
 // Return where `probe` goes, chosen among the listeners of `config` that serve its host (all
 // listeners without a host): those of its `tls` and `port` when set, TLS first, TCP before unix
-// sockets, then the lowest port. An error (Errc::config) says why none fits; the check fails with it.
+// sockets, then the lowest port. An error (Errc::config) says why none fits; the check fails with
+// it.
 util::Result<webserver::ProbeTarget> choose_probe_target(const webserver::ServerConfig& config,
-                                                          const webserver::Probe& probe);
+                                                         const webserver::Probe& probe);
 
 // Run the server's test, read its configuration, observe the host through the probes of `ctx`
 // and judge it.

@@ -4,7 +4,6 @@
 #include "sha256.hpp"
 
 #include <fmt/format.h>
-
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -87,8 +86,8 @@ public_key_sha256(EVP_PKEY* key)
     return make_error(Errc::protocol, fmt::format("public key: {}", openssl_reason()));
   }
   const BytesPtr owned(der);
-  return to_hex(sha256(std::string_view(reinterpret_cast<const char*>(der),
-                                        static_cast<std::size_t>(length))));
+  return to_hex(
+    sha256(std::string_view(reinterpret_cast<const char*>(der), static_cast<std::size_t>(length))));
 }
 
 Result<std::chrono::system_clock::time_point>
@@ -120,9 +119,12 @@ certificate_info(X509* certificate)
   CertificateInfo info;
   {
     const BioPtr out(BIO_new(BIO_s_mem()));
-    if (out && X509_NAME_print_ex(out.get(), X509_get_subject_name(certificate), 0,
-                                  XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB)
-                 >= 0) {
+    if (out
+        && X509_NAME_print_ex(out.get(),
+                              X509_get_subject_name(certificate),
+                              0,
+                              XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB)
+             >= 0) {
       char* data = nullptr;
       const long length = BIO_get_mem_data(out.get(), &data);
       if (length > 0) {
@@ -133,8 +135,7 @@ certificate_info(X509* certificate)
   const X509_NAME* subject = X509_get_subject_name(certificate);
   const int cn = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
   if (cn >= 0) {
-    info.common_name =
-      text_of(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, cn)));
+    info.common_name = text_of(X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, cn)));
   }
   const NamesPtr names(static_cast<GENERAL_NAMES*>(
     X509_get_ext_d2i(certificate, NID_subject_alt_name, nullptr, nullptr)));
@@ -203,9 +204,9 @@ parse_pem(std::string_view pem)
       if (ERR_GET_REASON(code) == PEM_R_NO_START_LINE) {
         break; // the end: nothing more that looks like a block
       }
-      return make_error(Errc::protocol,
-                        fmt::format("block {}: not valid PEM (a line broken or cut short)",
-                                    blocks + 1));
+      return make_error(
+        Errc::protocol,
+        fmt::format("block {}: not valid PEM (a line broken or cut short)", blocks + 1));
     }
     const CharsPtr name(raw_name);
     const CharsPtr header(raw_header);

@@ -56,9 +56,8 @@ public:
   // Read the file at `path` (read_small_file: regular files only, at most 1 MiB, by `deadline`)
   // and parse it with parse_pem. Errors carry read_small_file's codes (Errc::io, permission,
   // timeout, cancelled) or parse_pem's, with the path first.
-  virtual Result<PemContents> read(const std::filesystem::path& path,
-                                   Clock::time_point deadline,
-                                   std::stop_token stop) = 0;
+  virtual Result<PemContents>
+  read(const std::filesystem::path& path, Clock::time_point deadline, std::stop_token stop) = 0;
 };
 
 inline constexpr std::size_t k_pem_size_limit = 1024 * 1024;

@@ -419,6 +419,24 @@ EOF
     "it names other.example.com"
 }
 
+@test "webserver apache: a private key named as the certificate fails, and no byte of it is printed" {
+  apache_prepare
+  make_cert www DNS:www.example.com
+  start_app
+  KEY=www write_apache_site
+  sed -i "s|SSLCertificateFile $CERTS/www.pem|SSLCertificateFile $CERTS/www.key|" "$APACHE_SITE"
+  key_line=$(sed -n 2p "$CERTS/www.key")
+  check_webserver apache </dev/null
+  [ "$status" -eq 1 ]
+  assert_finding fail "$APACHE_SITE:7" "certificate $CERTS/www.key: a certificate" "no CERTIFICATE block"
+  for format in human json junit tap prometheus; do
+    run "$READYGATE" check --config "$BATS_TEST_TMPDIR/readygate.toml" --format "$format"
+    [ "$status" -eq 1 ]
+    [[ "$output" != *"$key_line"* ]]
+    [[ "$output" != *"PRIVATE KEY-----"* ]]
+  done
+}
+
 @test "webserver apache: a ProxyPass target with nothing listening fails at its line" {
   apache_prepare
   make_cert www DNS:www.example.com

@@ -58,8 +58,9 @@ public:
     requests.push_back(request);
     const auto found = outcomes.find(request.argv.front());
     if (found == outcomes.end()) {
-      return util::make_error(util::Errc::process,
-                              fmt::format("cannot run {}: No such file or directory", request.argv.front()));
+      return util::make_error(
+        util::Errc::process,
+        fmt::format("cannot run {}: No such file or directory", request.argv.front()));
     }
     return found->second;
   }
@@ -108,7 +109,10 @@ public:
     return found->second;
   }
   util::Result<std::vector<std::string>>
-  list_directory(const std::string& path, const std::string&, util::Clock::time_point, std::stop_token) override
+  list_directory(const std::string& path,
+                 const std::string&,
+                 util::Clock::time_point,
+                 std::stop_token) override
   {
     return directories[path];
   }
@@ -142,7 +146,8 @@ public:
   {
     const auto found = contents.find(path.string());
     if (found == contents.end()) {
-      return util::make_error(util::Errc::io, path.string() + ": cannot open: No such file or directory");
+      return util::make_error(util::Errc::io,
+                              path.string() + ": cannot open: No such file or directory");
     }
     return found->second;
   }
@@ -154,7 +159,10 @@ public:
   std::map<std::string, util::Result<std::chrono::milliseconds>> results; // "host:port"
   std::vector<std::string> asked;
   util::Result<std::chrono::milliseconds>
-  connect(const std::string& host, std::uint16_t port, std::chrono::milliseconds, std::stop_token) override
+  connect(const std::string& host,
+          std::uint16_t port,
+          std::chrono::milliseconds,
+          std::stop_token) override
   {
     const auto key = fmt::format("{}:{}", host, port);
     asked.push_back(key);
@@ -169,7 +177,8 @@ public:
 class FakeHttp final : public util::HttpClient
 {
 public:
-  util::Result<util::HttpResponse> response = util::HttpResponse{200, {}, "release 1.4.2", false, 3ms};
+  util::Result<util::HttpResponse> response =
+    util::HttpResponse{200, {}, "release 1.4.2", false, 3ms};
   std::vector<util::HttpRequest> requests;
   util::Result<util::HttpResponse>
   perform(const util::HttpRequest& request) override
@@ -289,7 +298,8 @@ output_limit = 2048)");
   CHECK(*full.config == "/etc/readygate/conf/httpd.conf");
   CHECK(*full.prefix == "/etc/httpd");
   CHECK(full.cert_min_days == 30);
-  CHECK(full.require_server_names == std::vector<std::string>{"www.example.com", "api.example.com"});
+  CHECK(full.require_server_names
+        == std::vector<std::string>{"www.example.com", "api.example.com"});
   CHECK(full.forbid_default_site);
   CHECK_FALSE(full.check_upstreams);
   CHECK(full.output_limit == 2048);
@@ -300,10 +310,12 @@ output_limit = 2048)");
 TEST_CASE("webserver: bad keys are config errors naming the key", "[webserver]")
 {
   const std::vector<std::pair<std::string, std::string>> cases = {
-    {"server = \"caddy\"", "key \"server\": expected one of \"apache\", \"haproxy\", \"nginx\", found \"caddy\""},
+    {"server = \"caddy\"",
+     "key \"server\": expected one of \"apache\", \"haproxy\", \"nginx\", found \"caddy\""},
     {"", "missing key \"server\""},
     {"server = \"haproxy\"\nprefix = \"/x\"", "key \"prefix\": not applicable to haproxy"},
-    {"server = \"haproxy\"\nforbid_default_site = true", "key \"forbid_default_site\": haproxy has no default site"},
+    {"server = \"haproxy\"\nforbid_default_site = true",
+     "key \"forbid_default_site\": haproxy has no default site"},
     {"server = \"nginx\"\ncert_min_days = -1", "key \"cert_min_days\""},
     {"server = \"nginx\"\nrequire_server_names = [\"a b\"]", "\"a b\" is not a host name"},
     {"server = \"nginx\"\noutput_limit = 10", "key \"output_limit\""},
@@ -358,14 +370,19 @@ body_limit = 100
   CHECK(bare.where == "test.toml:17:1");
 
   const std::vector<std::pair<std::string, std::string>> cases = {
-    {"[[check.probe]]\npath = \"health\"", "test.toml:6:8: check \"web\" (webserver probe): key \"path\""},
-    {"[[check.probe]]\npth = \"/\"", "test.toml:6:7: check \"web\" (webserver probe): unknown key \"pth\" (did you mean \"path\"?)"},
-    {"[[check.probe]]\nhost = \"www.example.com:443\"", "key \"host\": \"www.example.com:443\" is not a host name"},
+    {"[[check.probe]]\npath = \"health\"",
+     "test.toml:6:8: check \"web\" (webserver probe): key \"path\""},
+    {"[[check.probe]]\npth = \"/\"",
+     "test.toml:6:7: check \"web\" (webserver probe): unknown key \"pth\" (did you mean "
+     "\"path\"?)"},
+    {"[[check.probe]]\nhost = \"www.example.com:443\"",
+     "key \"host\": \"www.example.com:443\" is not a host name"},
     {"[[check.probe]]\nport = 0", "key \"port\""},
     {"[[check.probe]]\nstatus = 99", "key \"status\""},
     {"[[check.probe]]\nbody_matches = \"(\"", "key \"body_matches\""},
     {"[[check.probe]]\nexpect_headers = { \"a b\" = \"x\" }", "\"a b\" is not a header name"},
-    {"[[check.probe]]\n[[check.probe]]\nstatus = \"x\"", "test.toml:7:10: check \"web\" (webserver probe): key \"status\""},
+    {"[[check.probe]]\n[[check.probe]]\nstatus = \"x\"",
+     "test.toml:7:10: check \"web\" (webserver probe): key \"status\""},
   };
   for (const auto& [keys, message] : cases) {
     INFO(keys);
@@ -379,24 +396,40 @@ body_limit = 100
 TEST_CASE("webserver: the test's argv and environment for each server", "[webserver]")
 {
   const auto ctx = testutil::context();
-  const auto nginx = parsed("server = \"nginx\"\nprefix = \"/srv/ng\"\nconfig = \"/srv/ng/conf/nginx.conf\"");
+  const auto nginx =
+    parsed("server = \"nginx\"\nprefix = \"/srv/ng\"\nconfig = \"/srv/ng/conf/nginx.conf\"");
   const auto request = checks::webserver_test_request(nginx, "nginx", ctx);
-  CHECK(request.argv == std::vector<std::string>{"nginx", "-T", "-e", "stderr", "-p", "/srv/ng", "-c", "/srv/ng/conf/nginx.conf"});
+  CHECK(request.argv
+        == std::vector<std::string>{
+          "nginx", "-T", "-e", "stderr", "-p", "/srv/ng", "-c", "/srv/ng/conf/nginx.conf"});
   CHECK(request.output_limit == nginx.output_limit);
   CHECK(request.timeout <= 5s);
   CHECK(request.timeout > 4s);
 
   const auto apache = parsed("server = \"apache\"\nprefix = \"/srv/ap\"");
   const auto wrapper = checks::webserver_test_request(apache, "/usr/sbin/apache2ctl", ctx);
-  CHECK(wrapper.argv == std::vector<std::string>{"/usr/sbin/apache2ctl", "-t", "-D", "DUMP_INCLUDES", "-D", "DUMP_MODULES", "-D", "DUMP_VHOSTS", "-D", "DUMP_RUN_CFG"});
-  CHECK(wrapper.environment_overrides == std::vector<std::pair<std::string, std::string>>{{"APACHE_CONFDIR", "/srv/ap"}});
+  CHECK(wrapper.argv
+        == std::vector<std::string>{"/usr/sbin/apache2ctl",
+                                    "-t",
+                                    "-D",
+                                    "DUMP_INCLUDES",
+                                    "-D",
+                                    "DUMP_MODULES",
+                                    "-D",
+                                    "DUMP_VHOSTS",
+                                    "-D",
+                                    "DUMP_RUN_CFG"});
+  CHECK(wrapper.environment_overrides
+        == std::vector<std::pair<std::string, std::string>>{{"APACHE_CONFDIR", "/srv/ap"}});
   const auto direct = checks::webserver_test_request(apache, "httpd", ctx);
   CHECK(direct.argv.back() == "/srv/ap");
   CHECK(direct.argv[direct.argv.size() - 2] == "-d");
   CHECK(direct.environment_overrides.empty());
 
-  const auto haproxy = checks::webserver_test_request(parsed("server = \"haproxy\""), "haproxy", ctx);
-  CHECK(haproxy.argv == std::vector<std::string>{"haproxy", "-c", "-f", "/etc/haproxy/haproxy.cfg"});
+  const auto haproxy =
+    checks::webserver_test_request(parsed("server = \"haproxy\""), "haproxy", ctx);
+  CHECK(haproxy.argv
+        == std::vector<std::string>{"haproxy", "-c", "-f", "/etc/haproxy/haproxy.cfg"});
 }
 
 TEST_CASE("webserver: a rejected configuration fails with the server's diagnostics at file:line",
@@ -407,12 +440,17 @@ TEST_CASE("webserver: a rejected configuration fails with the server's diagnosti
     const auto spec = parsed("server = \"nginx\"");
     const auto judged = checks::evaluate_server_test(
       spec,
-      exited(1, "", "2026/11/30 18:21:17 [emerg] 11810#11810: unknown directive \"bogus\x1b[2J\" in /etc/nginx/sites-enabled/app:10\n"
-                    "nginx: configuration file /etc/nginx/nginx.conf test failed\n"),
+      exited(1,
+             "",
+             "2026/11/30 18:21:17 [emerg] 11810#11810: unknown directive \"bogus\x1b[2J\" in "
+             "/etc/nginx/sites-enabled/app:10\n"
+             "nginx: configuration file /etc/nginx/nginx.conf test failed\n"),
       true);
     REQUIRE(judged);
     CHECK(judged->status == Status::fail);
-    CHECK(judged->message == "nginx -t rejects the configuration (exit code 1): [emerg] unknown directive \"bogus\\x1b[2J\" in /etc/nginx/sites-enabled/app:10");
+    CHECK(judged->message
+          == "nginx -t rejects the configuration (exit code 1): [emerg] unknown directive "
+             "\"bogus\\x1b[2J\" in /etc/nginx/sites-enabled/app:10");
     REQUIRE(judged->findings.size() == 1);
     CHECK(judged->findings[0].subject == "/etc/nginx/sites-enabled/app:10");
     CHECK(judged->findings[0].expected == "a configuration nginx accepts");
@@ -422,9 +460,12 @@ TEST_CASE("webserver: a rejected configuration fails with the server's diagnosti
     const auto spec = parsed("server = \"apache\"");
     const auto judged = checks::evaluate_server_test(
       spec,
-      exited(1, "Action '-t' failed.\n",
-             "AH00112: Warning: DocumentRoot [/x] does not exist\nAH00526: Syntax error on line 14 of /etc/apache2/sites-enabled/site.conf:\n"
-             "Invalid command 'SSLEngin', perhaps misspelled or defined by a module not included in the server configuration\n"),
+      exited(1,
+             "Action '-t' failed.\n",
+             "AH00112: Warning: DocumentRoot [/x] does not exist\nAH00526: Syntax error on line 14 "
+             "of /etc/apache2/sites-enabled/site.conf:\n"
+             "Invalid command 'SSLEngin', perhaps misspelled or defined by a module not included "
+             "in the server configuration\n"),
       true);
     REQUIRE(judged);
     CHECK(judged->status == Status::fail);
@@ -437,16 +478,20 @@ TEST_CASE("webserver: a rejected configuration fails with the server's diagnosti
     const auto spec = parsed("server = \"haproxy\"");
     const auto judged = checks::evaluate_server_test(
       spec,
-      exited(1, "",
+      exited(1,
+             "",
              "[NOTICE]   (11707) : haproxy version is 2.6.12\n"
-             "[ALERT]    (11707) : config : parsing [/etc/haproxy/haproxy.cfg:19] : unknown keyword 'servr' in 'backend' section\n"
+             "[ALERT]    (11707) : config : parsing [/etc/haproxy/haproxy.cfg:19] : unknown "
+             "keyword 'servr' in 'backend' section\n"
              "[ALERT]    (11707) : config : Fatal errors found in configuration.\n"),
       true);
     REQUIRE(judged);
     CHECK(judged->status == Status::fail);
     REQUIRE(judged->findings.size() == 1);
     CHECK(judged->findings[0].subject == "/etc/haproxy/haproxy.cfg:19");
-    CHECK(judged->message == "haproxy -c rejects the configuration (exit code 1): config : parsing [/etc/haproxy/haproxy.cfg:19] : unknown keyword 'servr' in 'backend' section");
+    CHECK(judged->message
+          == "haproxy -c rejects the configuration (exit code 1): config : parsing "
+             "[/etc/haproxy/haproxy.cfg:19] : unknown keyword 'servr' in 'backend' section");
   }
 }
 
@@ -456,12 +501,16 @@ TEST_CASE("webserver: a test that could not judge is an error, not a fail", "[we
   SECTION("denied as non-root")
   {
     const auto judged = checks::evaluate_server_test(
-      spec, exited(1, "", "nginx: [emerg] open() \"/run/nginx.pid\" failed (13: Permission denied)\n"), false);
+      spec,
+      exited(1, "", "nginx: [emerg] open() \"/run/nginx.pid\" failed (13: Permission denied)\n"),
+      false);
     REQUIRE(judged);
     CHECK(judged->status == Status::error);
     CHECK_THAT(judged->message, Catch::Contains("as a non-root user"));
     const auto as_root = checks::evaluate_server_test(
-      spec, exited(1, "", "nginx: [emerg] open() \"/run/nginx.pid\" failed (13: Permission denied)\n"), true);
+      spec,
+      exited(1, "", "nginx: [emerg] open() \"/run/nginx.pid\" failed (13: Permission denied)\n"),
+      true);
     CHECK(as_root->status == Status::fail);
   }
   SECTION("killed")
@@ -474,7 +523,8 @@ TEST_CASE("webserver: a test that could not judge is an error, not a fail", "[we
   }
   SECTION("an old nginx without -e")
   {
-    const auto judged = checks::evaluate_server_test(spec, exited(1, "", "nginx: invalid option: \"e\"\n"), true);
+    const auto judged =
+      checks::evaluate_server_test(spec, exited(1, "", "nginx: invalid option: \"e\"\n"), true);
     REQUIRE(judged);
     CHECK(judged->status == Status::error);
   }
@@ -533,7 +583,8 @@ TEST_CASE("webserver: a probe goes to a listener of a server that serves its hos
   probe.port = 9999;
   const auto none = checks::choose_probe_target(config, probe);
   REQUIRE_FALSE(none);
-  CHECK(none.error().message == "no listener on port 9999 of a virtual server that serves shop.example.com");
+  CHECK(none.error().message
+        == "no listener on port 9999 of a virtual server that serves shop.example.com");
 
   probe.port.reset();
   probe.host = "unknown.example.com";
@@ -570,8 +621,9 @@ TEST_CASE("webserver: a probe goes to a listener of a server that serves its hos
   CHECK(target->url == "https://elsewhere.example.com:443/health");
 }
 
-TEST_CASE("webserver: served paths: missing, not a directory, unreadable by the worker, could not look",
-          "[webserver]")
+TEST_CASE(
+  "webserver: served paths: missing, not a directory, unreadable by the worker, could not look",
+  "[webserver]")
 {
   const auto spec = parsed("server = \"nginx\"");
   WebserverObservation observation;
@@ -596,10 +648,13 @@ TEST_CASE("webserver: served paths: missing, not a directory, unreadable by the 
   CHECK(result.status == Status::fail);
   CHECK(result.message == "nginx: root /srv/gone does not exist (/etc/nginx/a:2) (and 2 more)");
   CHECK(findings_text(result)
-        == "/etc/nginx/a:2 | root /srv/gone: a readable directory | missing (No such file or directory)\n"
+        == "/etc/nginx/a:2 | root /srv/gone: a readable directory | missing (No such file or "
+           "directory)\n"
            "/etc/nginx/a:3 | root /srv/file: a readable directory | a file\n"
-           "/etc/nginx/a:5 | root /srv/private: a readable directory | www-data cannot list /srv/private (mode 0700, owner 0:0)\n"
-           "/etc/nginx/a:6 | root /srv/secret: a readable directory | could not look: Permission denied\n");
+           "/etc/nginx/a:5 | root /srv/private: a readable directory | www-data cannot list "
+           "/srv/private (mode 0700, owner 0:0)\n"
+           "/etc/nginx/a:6 | root /srv/secret: a readable directory | could not look: Permission "
+           "denied\n");
 
   observation.config.paths.resize(1);
   observation.paths.resize(1);
@@ -613,19 +668,20 @@ TEST_CASE("webserver: served paths: missing, not a directory, unreadable by the 
 TEST_CASE("webserver: certificates: expiry, names, keys, files", "[webserver]")
 {
   const auto spec = parsed("server = \"nginx\"");
-  const auto make = [](std::string path, std::string key, std::vector<std::string> names, std::size_t line) {
-    WebserverObservation::Certificate certificate;
-    certificate.use.certificate = std::move(path);
-    certificate.use.key = key;
-    certificate.use.where = at("/etc/nginx/site", line);
-    certificate.names = std::move(names);
-    certificate.state = {PathState::Kind::file, "", ""};
-    certificate.key_path = key;
-    if (!key.empty()) {
-      certificate.key_state = PathState{PathState::Kind::file, "", ""};
-    }
-    return certificate;
-  };
+  const auto make =
+    [](std::string path, std::string key, std::vector<std::string> names, std::size_t line) {
+      WebserverObservation::Certificate certificate;
+      certificate.use.certificate = std::move(path);
+      certificate.use.key = key;
+      certificate.use.where = at("/etc/nginx/site", line);
+      certificate.names = std::move(names);
+      certificate.state = {PathState::Kind::file, "", ""};
+      certificate.key_path = key;
+      if (!key.empty()) {
+        certificate.key_state = PathState{PathState::Kind::file, "", ""};
+      }
+      return certificate;
+    };
   WebserverObservation observation;
   observation.now = k_now;
 
@@ -653,27 +709,39 @@ TEST_CASE("webserver: certificates: expiry, names, keys, files", "[webserver]")
   missing.state = {PathState::Kind::missing, "No such file or directory", ""};
   observation.certificates.push_back(missing);
   auto junk = make("/ssl/junk.pem", "/ssl/junk.key", {}, 7);
-  junk.contents = util::Result<util::PemContents>(util::make_error(util::Errc::protocol, "/ssl/junk.pem: no PEM block (expected -----BEGIN CERTIFICATE-----)"));
+  junk.contents = util::Result<util::PemContents>(util::make_error(
+    util::Errc::protocol, "/ssl/junk.pem: no PEM block (expected -----BEGIN CERTIFICATE-----)"));
   observation.certificates.push_back(junk);
   auto no_key = make("/ssl/nokey.pem", "", {}, 8);
   no_key.contents = pem({certificate({"n.example.com"}, 24h * 90)});
   observation.certificates.push_back(no_key);
   auto chain = make("/ssl/chain.pem", "", {}, 9);
-  chain.contents = pem({certificate({"c.example.com"}, 24h * 90, "k3"), certificate({"Old CA"}, -1h, "k9")}, "k3");
+  chain.contents =
+    pem({certificate({"c.example.com"}, 24h * 90, "k3"), certificate({"Old CA"}, -1h, "k9")}, "k3");
   observation.certificates.push_back(chain);
 
   const auto result = checks::evaluate_webserver(spec, observation);
   CHECK(result.status == Status::fail);
   CHECK(findings_text(result)
-        == "/etc/nginx/site:2 | certificate /ssl/old.pem: valid for 14 days or more | expired on 2027-01-12 08:00 UTC\n"
-           "/etc/nginx/site:3 | certificate /ssl/soon.pem: valid for 14 days or more | expires on 2027-01-20 09:00 UTC, in 5 days\n"
-           "/etc/nginx/site:4 | certificate /ssl/other.pem: covers example.com | it names *.example.com\n"
-           "/etc/nginx/site:5 | key /ssl/mismatch.key: the private key of certificate /ssl/mismatch.pem | the key of another certificate\n"
-           "/etc/nginx/site:6 | certificate /ssl/missing.pem: a readable PEM file | missing (No such file or directory)\n"
-           "/etc/nginx/site:7 | certificate /ssl/junk.pem: a readable PEM file | /ssl/junk.pem: no PEM block (expected -----BEGIN CERTIFICATE-----)\n"
-           "/etc/nginx/site:8 | key /ssl/nokey.pem: the private key of certificate /ssl/nokey.pem | no PRIVATE KEY block\n"
-           "/etc/nginx/site:9 | certificate /ssl/chain.pem (#2 in the file, CN=Old CA): valid for 14 days or more | expired on 2027-01-15 07:00 UTC\n");
-  CHECK(result.message == "nginx: certificate /ssl/old.pem expired on 2027-01-12 08:00 UTC (/etc/nginx/site:2) (and 7 more)");
+        == "/etc/nginx/site:2 | certificate /ssl/old.pem: valid for 14 days or more | expired on "
+           "2027-01-12 08:00 UTC\n"
+           "/etc/nginx/site:3 | certificate /ssl/soon.pem: valid for 14 days or more | expires on "
+           "2027-01-20 09:00 UTC, in 5 days\n"
+           "/etc/nginx/site:4 | certificate /ssl/other.pem: covers example.com | it names "
+           "*.example.com\n"
+           "/etc/nginx/site:5 | key /ssl/mismatch.key: the private key of certificate "
+           "/ssl/mismatch.pem | the key of another certificate\n"
+           "/etc/nginx/site:6 | certificate /ssl/missing.pem: a readable PEM file | missing (No "
+           "such file or directory)\n"
+           "/etc/nginx/site:7 | certificate /ssl/junk.pem: a readable PEM file | /ssl/junk.pem: no "
+           "PEM block (expected -----BEGIN CERTIFICATE-----)\n"
+           "/etc/nginx/site:8 | key /ssl/nokey.pem: the private key of certificate /ssl/nokey.pem "
+           "| no PRIVATE KEY block\n"
+           "/etc/nginx/site:9 | certificate /ssl/chain.pem (#2 in the file, CN=Old CA): valid for "
+           "14 days or more | expired on 2027-01-15 07:00 UTC\n");
+  CHECK(result.message
+        == "nginx: certificate /ssl/old.pem expired on 2027-01-12 08:00 UTC (/etc/nginx/site:2) "
+           "(and 7 more)");
 
   // cert_min_days = 0 lets the one expiring soon pass; an expired one still fails.
   const auto lenient = parsed("server = \"nginx\"\ncert_min_days = 0");
@@ -700,7 +768,8 @@ TEST_CASE("webserver: a certificate readygate may not read is an error; an encry
   observation.certificates = {site};
   const auto denied = checks::evaluate_webserver(spec, observation);
   CHECK(denied.status == Status::error);
-  CHECK(denied.message == "apache: /ssl/site.pem: cannot open: Permission denied (/etc/apache2/site.conf:4)");
+  CHECK(denied.message
+        == "apache: /ssl/site.pem: cannot open: Permission denied (/etc/apache2/site.conf:4)");
 
   util::PemContents encrypted = pem({certificate({"site.example.com"}, 24h * 90)});
   encrypted.has_private_key = true;
@@ -708,7 +777,9 @@ TEST_CASE("webserver: a certificate readygate may not read is an error; an encry
   observation.certificates[0].contents = encrypted;
   const auto noted = checks::evaluate_webserver(spec, observation);
   CHECK(noted.status == Status::pass);
-  CHECK_THAT(noted.message, Catch::EndsWith("not checked: key /ssl/site.pem is encrypted: not matched with its certificate"));
+  CHECK_THAT(noted.message,
+             Catch::EndsWith(
+               "not checked: key /ssl/site.pem is encrypted: not matched with its certificate"));
 }
 
 TEST_CASE("webserver: upstreams: refused fails, no answer in time is an error", "[webserver]")
@@ -716,33 +787,51 @@ TEST_CASE("webserver: upstreams: refused fails, no answer in time is an error", 
   const auto spec = parsed("server = \"nginx\"");
   WebserverObservation observation;
   observation.now = k_now;
-  const checks::webserver::UpstreamTarget app{"127.0.0.1", 8080, "", "127.0.0.1:8080", at("/etc/nginx/nginx.conf", 6)};
-  const checks::webserver::UpstreamTarget php{"", 0, "/run/php.sock", "unix:/run/php.sock", at("/etc/nginx/nginx.conf", 7)};
-  const checks::webserver::UpstreamTarget slow{"127.0.0.1", 9000, "", "127.0.0.1:9000", at("/etc/nginx/nginx.conf", 8)};
+  const checks::webserver::UpstreamTarget app{
+    "127.0.0.1", 8080, "", "127.0.0.1:8080", at("/etc/nginx/nginx.conf", 6)};
+  const checks::webserver::UpstreamTarget php{
+    "", 0, "/run/php.sock", "unix:/run/php.sock", at("/etc/nginx/nginx.conf", 7)};
+  const checks::webserver::UpstreamTarget slow{
+    "127.0.0.1", 9000, "", "127.0.0.1:9000", at("/etc/nginx/nginx.conf", 8)};
   observation.connections = {
-    {app, util::Result<std::chrono::milliseconds>(util::make_error(util::Errc::network, "127.0.0.1:8080: connection refused"))},
-    {php, util::Result<std::chrono::milliseconds>(util::make_error(util::Errc::network, "unix:/run/php.sock: no such socket"))},
-    {slow, util::Result<std::chrono::milliseconds>(util::make_error(util::Errc::timeout, "127.0.0.1:9000: no answer within 5000 ms"))},
+    {app,
+     util::Result<std::chrono::milliseconds>(
+       util::make_error(util::Errc::network, "127.0.0.1:8080: connection refused"))},
+    {php,
+     util::Result<std::chrono::milliseconds>(
+       util::make_error(util::Errc::network, "unix:/run/php.sock: no such socket"))},
+    {slow,
+     util::Result<std::chrono::milliseconds>(
+       util::make_error(util::Errc::timeout, "127.0.0.1:9000: no answer within 5000 ms"))},
   };
   const auto result = checks::evaluate_webserver(spec, observation);
   CHECK(result.status == Status::fail);
   CHECK(findings_text(result)
-        == "/etc/nginx/nginx.conf:6 | upstream 127.0.0.1:8080: accepts connections | 127.0.0.1:8080: connection refused\n"
-           "/etc/nginx/nginx.conf:7 | upstream unix:/run/php.sock: accepts connections | unix:/run/php.sock: no such socket\n"
-           "/etc/nginx/nginx.conf:8 | upstream 127.0.0.1:9000: accepts connections | 127.0.0.1:9000: no answer within 5000 ms\n");
-  CHECK(result.message == "nginx: upstream 127.0.0.1:8080 refuses connections (/etc/nginx/nginx.conf:6) (and 1 more)");
-  observation.connections.erase(observation.connections.begin(), observation.connections.begin() + 2);
+        == "/etc/nginx/nginx.conf:6 | upstream 127.0.0.1:8080: accepts connections | "
+           "127.0.0.1:8080: connection refused\n"
+           "/etc/nginx/nginx.conf:7 | upstream unix:/run/php.sock: accepts connections | "
+           "unix:/run/php.sock: no such socket\n"
+           "/etc/nginx/nginx.conf:8 | upstream 127.0.0.1:9000: accepts connections | "
+           "127.0.0.1:9000: no answer within 5000 ms\n");
+  CHECK(
+    result.message
+    == "nginx: upstream 127.0.0.1:8080 refuses connections (/etc/nginx/nginx.conf:6) (and 1 more)");
+  observation.connections.erase(observation.connections.begin(),
+                                observation.connections.begin() + 2);
   CHECK(checks::evaluate_webserver(spec, observation).status == Status::error);
   observation.connections[0].outcome = 2ms;
   observation.upstreams_elsewhere = 2;
   const auto passed = checks::evaluate_webserver(spec, observation);
   CHECK(passed.status == Status::pass);
-  CHECK(passed.message == "nginx: configuration accepted; 0 served paths, 0 certificates, 1 upstream as expected; not checked: 2 upstreams on other hosts");
+  CHECK(passed.message
+        == "nginx: configuration accepted; 0 served paths, 0 certificates, 1 upstream as expected; "
+           "not checked: 2 upstreams on other hosts");
 }
 
 TEST_CASE("webserver: required names and the default site", "[webserver]")
 {
-  auto spec = parsed("server = \"nginx\"\nrequire_server_names = [\"www.example.com\", \"api.example.com\"]\nforbid_default_site = true");
+  auto spec = parsed("server = \"nginx\"\nrequire_server_names = [\"www.example.com\", "
+                     "\"api.example.com\"]\nforbid_default_site = true");
   WebserverObservation observation;
   observation.now = k_now;
   observation.config.files = {"/etc/nginx/nginx.conf"};
@@ -759,19 +848,23 @@ TEST_CASE("webserver: required names and the default site", "[webserver]")
   auto result = checks::evaluate_webserver(spec, observation);
   CHECK(result.status == Status::fail);
   CHECK(findings_text(result)
-        == "/etc/nginx/sites-enabled/default:21 | no default site enabled (forbid_default_site) | the distribution's default site (/etc/nginx/sites-enabled/default)\n");
+        == "/etc/nginx/sites-enabled/default:21 | no default site enabled (forbid_default_site) | "
+           "the distribution's default site (/etc/nginx/sites-enabled/default)\n");
   observation.config.servers[0].names = {"www.example.com"};
   result = checks::evaluate_webserver(spec, observation);
   CHECK(findings_text(result)
-        == "/etc/nginx/nginx.conf | a virtual server that serves api.example.com | server names www.example.com, _\n"
-           "/etc/nginx/sites-enabled/default:21 | no default site enabled (forbid_default_site) | the distribution's default site (/etc/nginx/sites-enabled/default)\n");
+        == "/etc/nginx/nginx.conf | a virtual server that serves api.example.com | server names "
+           "www.example.com, _\n"
+           "/etc/nginx/sites-enabled/default:21 | no default site enabled (forbid_default_site) | "
+           "the distribution's default site (/etc/nginx/sites-enabled/default)\n");
   CHECK(result.message == "nginx: no virtual server serves api.example.com (and 1 more)");
   spec.forbid_default_site = false;
   spec.require_server_names = {"www.example.com"};
   CHECK(checks::evaluate_webserver(spec, observation).status == Status::pass);
 }
 
-TEST_CASE("webserver: probes: status, headers, body, TLS identity, no answer, no listener", "[webserver]")
+TEST_CASE("webserver: probes: status, headers, body, TLS identity, no answer, no listener",
+          "[webserver]")
 {
   const auto spec = parsed(R"(server = "nginx"
 [[check.probe]]
@@ -792,11 +885,22 @@ host = "gone.example.com"
     return t;
   };
   observation.probes = {
-    {0, target("GET https://www.example.com:443/"), "", util::HttpResponse{200, {{"x-release", "1.4.1"}}, "release 1.4.1", false, 3ms}},
+    {0,
+     target("GET https://www.example.com:443/"),
+     "",
+     util::HttpResponse{200, {{"x-release", "1.4.1"}}, "release 1.4.1", false, 3ms}},
     {1, target("GET http://127.0.0.1:80/"), "", util::HttpResponse{200, {}, "", false, 3ms}},
     {2, std::nullopt, "no virtual server serves gone.example.com", std::nullopt},
-    {3, target("GET https://127.0.0.1:443/"), "", util::Result<util::HttpResponse>(util::make_error(util::Errc::tls, "tls verification failed: certificate has expired"))},
-    {4, target("GET http://127.0.0.1:81/"), "", util::Result<util::HttpResponse>(util::make_error(util::Errc::timeout, "no answer within 5000 ms"))},
+    {3,
+     target("GET https://127.0.0.1:443/"),
+     "",
+     util::Result<util::HttpResponse>(
+       util::make_error(util::Errc::tls, "tls verification failed: certificate has expired"))},
+    {4,
+     target("GET http://127.0.0.1:81/"),
+     "",
+     util::Result<util::HttpResponse>(
+       util::make_error(util::Errc::timeout, "no answer within 5000 ms"))},
   };
   const auto result = checks::evaluate_webserver(spec, observation);
   CHECK(result.status == Status::fail);
@@ -804,10 +908,14 @@ host = "gone.example.com"
         == "GET https://www.example.com:443/ header x-release | 1.4.2 | 1.4.1\n"
            "GET https://www.example.com:443/ body | contains \"release 1.4.2\" | release 1.4.1\n"
            "GET http://127.0.0.1:80/ status | 301 | 200\n"
-           "probe at test.toml:11:1 | a listener that serves its host | no virtual server serves gone.example.com\n"
-           "GET https://127.0.0.1:443/ | a certificate that verifies | tls verification failed: certificate has expired\n"
+           "probe at test.toml:11:1 | a listener that serves its host | no virtual server serves "
+           "gone.example.com\n"
+           "GET https://127.0.0.1:443/ | a certificate that verifies | tls verification failed: "
+           "certificate has expired\n"
            "GET http://127.0.0.1:81/ | an answer | no answer within 5000 ms\n");
-  CHECK(result.message == "nginx: GET https://www.example.com:443/: header x-release is \"1.4.1\", expected \"1.4.2\" (and 4 more)");
+  CHECK(result.message
+        == "nginx: GET https://www.example.com:443/: header x-release is \"1.4.1\", expected "
+           "\"1.4.2\" (and 4 more)");
 }
 
 TEST_CASE("webserver: a missing binary, a timeout or a hung test is an error, never a pass",
@@ -816,14 +924,20 @@ TEST_CASE("webserver: a missing binary, a timeout or a hung test is an error, ne
   Fakes fakes;
   const auto none = checks::run_webserver(parsed("server = \"nginx\""), fakes.context());
   CHECK(none.status == Status::error);
-  CHECK(none.message == "nginx: no program to test it with (tried nginx, /usr/sbin/nginx): cannot run /usr/sbin/nginx: No such file or directory");
+  CHECK(none.message
+        == "nginx: no program to test it with (tried nginx, /usr/sbin/nginx): cannot run "
+           "/usr/sbin/nginx: No such file or directory");
   REQUIRE(fakes.runner->requests.size() == 2);
 
-  const auto named = checks::run_webserver(parsed("server = \"haproxy\"\nbinary = \"/opt/haproxy/sbin/haproxy\""), fakes.context());
+  const auto named = checks::run_webserver(
+    parsed("server = \"haproxy\"\nbinary = \"/opt/haproxy/sbin/haproxy\""), fakes.context());
   CHECK(named.status == Status::error);
-  CHECK(named.message == "haproxy -c: cannot run /opt/haproxy/sbin/haproxy: No such file or directory");
+  CHECK(named.message
+        == "haproxy -c: cannot run /opt/haproxy/sbin/haproxy: No such file or directory");
 
-  fakes.runner->outcomes.emplace("apache2ctl", util::Result<util::ProcessOutcome>(util::make_error(util::Errc::timeout, "apache2ctl did not exit within 5000 ms")));
+  fakes.runner->outcomes.emplace("apache2ctl",
+                                 util::Result<util::ProcessOutcome>(util::make_error(
+                                   util::Errc::timeout, "apache2ctl did not exit within 5000 ms")));
   const auto slow = checks::run_webserver(parsed("server = \"apache\""), fakes.context());
   CHECK(slow.status == Status::error);
   CHECK(slow.message == "apachectl -t: apache2ctl did not exit within 5000 ms");
@@ -833,7 +947,10 @@ TEST_CASE("webserver: nginx end to end through fakes: every reference observed, 
           "[webserver]")
 {
   Fakes fakes;
-  fakes.runner->outcomes.emplace("nginx", exited(0, R"(# configuration file /etc/nginx/nginx.conf:
+  fakes.runner->outcomes.emplace(
+    "nginx",
+    exited(0,
+           R"(# configuration file /etc/nginx/nginx.conf:
 user www-data;
 http {
   upstream app { server 127.0.0.1:8080; server 10.9.9.9:8080; server 192.0.2.10:8081; }
@@ -847,7 +964,8 @@ http {
     location /php { fastcgi_pass unix:/run/php.sock; }
   }
 }
-)", "nginx: the configuration file /etc/nginx/nginx.conf syntax is ok\n"));
+)",
+           "nginx: the configuration file /etc/nginx/nginx.conf syntax is ok\n"));
   fakes.host->states["/srv/app/public"] = {PathState::Kind::directory, "", ""};
   fakes.host->files["/etc/ssl/www.pem"] = "";
   fakes.host->files["/etc/ssl/www.key"] = "";
@@ -865,7 +983,9 @@ body_contains = "release 1.4.2")");
   const auto result = checks::run_webserver(spec, fakes.context());
   INFO(result.message << "\n" << findings_text(result));
   CHECK(result.status == Status::pass);
-  CHECK(result.message == "nginx: configuration accepted; 1 served path, 1 certificate, 3 upstreams, 1 probe as expected; not checked: 1 upstream on another host");
+  CHECK(result.message
+        == "nginx: configuration accepted; 1 served path, 1 certificate, 3 upstreams, 1 probe as "
+           "expected; not checked: 1 upstream on another host");
   CHECK(fakes.host->worker_asked == "www-data");
   CHECK(fakes.tcp->asked == std::vector<std::string>{"127.0.0.1:8080", "192.0.2.10:8081"});
   REQUIRE(fakes.http->requests.size() == 1);
@@ -881,17 +1001,22 @@ body_contains = "release 1.4.2")");
   const auto broken = checks::run_webserver(spec, fakes.context());
   CHECK(broken.status == Status::fail);
   CHECK(findings_text(broken)
-        == "/etc/nginx/nginx.conf:7 | root /srv/app/public: a readable directory | missing (No such file or directory)\n"
-           "/etc/nginx/nginx.conf:3 | upstream 127.0.0.1:8080: accepts connections | 127.0.0.1:8080: connection refused\n");
+        == "/etc/nginx/nginx.conf:7 | root /srv/app/public: a readable directory | missing (No "
+           "such file or directory)\n"
+           "/etc/nginx/nginx.conf:3 | upstream 127.0.0.1:8080: accepts connections | "
+           "127.0.0.1:8080: connection refused\n");
 }
 
 TEST_CASE("webserver: nginx output that cannot be read is an error", "[webserver]")
 {
   Fakes fakes;
-  fakes.runner->outcomes.emplace("nginx", exited(0, "# configuration file /etc/nginx/nginx.conf:\nhttp {\n"));
+  fakes.runner->outcomes.emplace(
+    "nginx", exited(0, "# configuration file /etc/nginx/nginx.conf:\nhttp {\n"));
   const auto result = checks::run_webserver(parsed("server = \"nginx\""), fakes.context());
   CHECK(result.status == Status::error);
-  CHECK(result.message == "nginx: cannot read its configuration: nginx -T output: /etc/nginx/nginx.conf:1: \"http\" block is not closed");
+  CHECK(result.message
+        == "nginx: cannot read its configuration: nginx -T output: /etc/nginx/nginx.conf:1: "
+           "\"http\" block is not closed");
 }
 
 TEST_CASE("webserver: haproxy through fakes: a config directory, a crt directory, keys beside",
@@ -902,30 +1027,40 @@ TEST_CASE("webserver: haproxy through fakes: a config directory, a crt directory
   fakes.host->states["/etc/haproxy/conf.d"] = {PathState::Kind::directory, "", ""};
   fakes.host->states["/etc/haproxy/certs"] = {PathState::Kind::directory, "", ""};
   fakes.host->directories["/etc/haproxy/conf.d"] = {"/etc/haproxy/conf.d/a.cfg"};
-  fakes.host->directories["/etc/haproxy/certs"] = {"/etc/haproxy/certs/a.pem", "/etc/haproxy/certs/a.pem.key", "/etc/haproxy/certs/b.pem"};
-  fakes.host->files["/etc/haproxy/conf.d/a.cfg"] = "frontend web\n  bind :443 ssl crt /etc/haproxy/certs\n  use_backend app if { hdr(host) -i shop.example.com }\nbackend app\n  server a 127.0.0.1:8080\n";
+  fakes.host->directories["/etc/haproxy/certs"] = {
+    "/etc/haproxy/certs/a.pem", "/etc/haproxy/certs/a.pem.key", "/etc/haproxy/certs/b.pem"};
+  fakes.host->files["/etc/haproxy/conf.d/a.cfg"] =
+    "frontend web\n  bind :443 ssl crt /etc/haproxy/certs\n  use_backend app if { hdr(host) -i "
+    "shop.example.com }\nbackend app\n  server a 127.0.0.1:8080\n";
   fakes.host->files["/etc/haproxy/certs/a.pem"] = "";
   fakes.host->files["/etc/haproxy/certs/a.pem.key"] = "";
   fakes.host->files["/etc/haproxy/certs/b.pem"] = "";
   fakes.x509->contents.emplace("/etc/haproxy/certs/a.pem", pem({current({"a.example.com"}, "ka")}));
   fakes.x509->contents.emplace("/etc/haproxy/certs/a.pem.key", pem({}, "ka"));
-  fakes.x509->contents.emplace("/etc/haproxy/certs/b.pem", pem({current({"b.example.com", "shop.example.com"}, "kb")}, "kx"));
+  fakes.x509->contents.emplace("/etc/haproxy/certs/b.pem",
+                               pem({current({"b.example.com", "shop.example.com"}, "kb")}, "kx"));
   fakes.tcp->results.emplace("127.0.0.1:8080", 1ms);
-  const auto spec = parsed("server = \"haproxy\"\nconfig = \"/etc/haproxy/conf.d\"\nrequire_server_names = [\"shop.example.com\"]");
+  const auto spec =
+    parsed("server = \"haproxy\"\nconfig = \"/etc/haproxy/conf.d\"\nrequire_server_names = "
+           "[\"shop.example.com\"]");
   const auto result = checks::run_webserver(spec, fakes.context());
   CHECK(result.status == Status::fail);
   CHECK(findings_text(result)
-        == "/etc/haproxy/conf.d/a.cfg:2 | key /etc/haproxy/certs/b.pem: the private key of certificate /etc/haproxy/certs/b.pem | the key of another certificate\n");
+        == "/etc/haproxy/conf.d/a.cfg:2 | key /etc/haproxy/certs/b.pem: the private key of "
+           "certificate /etc/haproxy/certs/b.pem | the key of another certificate\n");
   REQUIRE(fakes.runner->requests.size() == 1);
-  CHECK(fakes.runner->requests[0].argv == std::vector<std::string>{"haproxy", "-c", "-f", "/etc/haproxy/conf.d"});
+  CHECK(fakes.runner->requests[0].argv
+        == std::vector<std::string>{"haproxy", "-c", "-f", "/etc/haproxy/conf.d"});
 
   // No certificate of the frontend covers a name it routes on over TLS.
   fakes.x509->contents.erase("/etc/haproxy/certs/b.pem");
-  fakes.x509->contents.emplace("/etc/haproxy/certs/b.pem", pem({current({"b.example.com"}, "kb")}, "kb"));
+  fakes.x509->contents.emplace("/etc/haproxy/certs/b.pem",
+                               pem({current({"b.example.com"}, "kb")}, "kb"));
   const auto uncovered = checks::run_webserver(spec, fakes.context());
   CHECK(uncovered.status == Status::fail);
   CHECK(findings_text(uncovered)
-        == "/etc/haproxy/conf.d/a.cfg:1 | a certificate that covers shop.example.com | none of /etc/haproxy/certs/a.pem, /etc/haproxy/certs/b.pem does\n");
+        == "/etc/haproxy/conf.d/a.cfg:1 | a certificate that covers shop.example.com | none of "
+           "/etc/haproxy/certs/a.pem, /etc/haproxy/certs/b.pem does\n");
 }
 
 TEST_CASE("webserver: apache through fakes: included files are read through the host probe",
@@ -940,16 +1075,24 @@ ServerRoot: "/etc/apache2"
 Main DocumentRoot: "/var/www/html"
 User: name="www-data" id=33
 )"));
-  fakes.host->files["/etc/apache2/apache2.conf"] = "Listen 80\n<VirtualHost *:80>\n  ServerName www.example.com\n  DocumentRoot /srv/www\n  ProxyPass /app http://127.0.0.1:8080/\n</VirtualHost>\n";
-  fakes.host->states["/srv/www"] = {PathState::Kind::directory, "", "www-data cannot search /srv (mode 0700, owner 0:0)"};
+  fakes.host->files["/etc/apache2/apache2.conf"] =
+    "Listen 80\n<VirtualHost *:80>\n  ServerName www.example.com\n  DocumentRoot /srv/www\n  "
+    "ProxyPass /app http://127.0.0.1:8080/\n</VirtualHost>\n";
+  fakes.host->states["/srv/www"] = {
+    PathState::Kind::directory, "", "www-data cannot search /srv (mode 0700, owner 0:0)"};
   fakes.tcp->results.emplace("127.0.0.1:8080", 1ms);
-  const auto result = checks::run_webserver(parsed("server = \"apache\"\nrequire_server_names = \"www.example.com\""), fakes.context());
+  const auto result = checks::run_webserver(
+    parsed("server = \"apache\"\nrequire_server_names = \"www.example.com\""), fakes.context());
   CHECK(result.status == Status::fail);
-  CHECK(result.message == "apache: DocumentRoot /srv/www: www-data cannot search /srv (mode 0700, owner 0:0) (/etc/apache2/apache2.conf:4)");
+  CHECK(result.message
+        == "apache: DocumentRoot /srv/www: www-data cannot search /srv (mode 0700, owner 0:0) "
+           "(/etc/apache2/apache2.conf:4)");
   CHECK(fakes.host->worker_asked == "www-data");
 
   fakes.host->files.erase("/etc/apache2/apache2.conf");
   const auto unreadable = checks::run_webserver(parsed("server = \"apache\""), fakes.context());
   CHECK(unreadable.status == Status::error);
-  CHECK_THAT(unreadable.message, Catch::StartsWith("apache: cannot read its configuration: /etc/apache2/apache2.conf: cannot open"));
+  CHECK_THAT(unreadable.message,
+             Catch::StartsWith(
+               "apache: cannot read its configuration: /etc/apache2/apache2.conf: cannot open"));
 }

@@ -66,7 +66,8 @@ Listen 80
 Listen 443 https
 IncludeOptional sites-enabled/*.conf
 )"},
-  {"/etc/apache2/mods-enabled/ssl.load", "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n"},
+  {"/etc/apache2/mods-enabled/ssl.load",
+   "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n"},
   {"/etc/apache2/sites-enabled/000-default.conf", R"(<VirtualHost *:80>
 	ServerAdmin webmaster@localhost
 	DocumentRoot /var/www/html
@@ -113,7 +114,8 @@ read_from_map(const std::string& path)
 {
   const auto found = k_files.find(path);
   if (found == k_files.end()) {
-    return util::make_error(util::Errc::io, fmt::format("{}: cannot open: No such file or directory", path));
+    return util::make_error(util::Errc::io,
+                            fmt::format("{}: cannot open: No such file or directory", path));
   }
   return found->second;
 }
@@ -134,13 +136,17 @@ TEST_CASE("webserver apache: the dump's includes, virtual hosts, run config and 
   CHECK(dump->server_root == "/etc/apache2");
   CHECK(dump->main_document_root == "/var/www/html");
   CHECK(dump->user == "www-data");
-  CHECK(dump->defines == std::map<std::string, std::string, std::less<>>{{"APP_ROOT", "/srv/app"}, {"ENABLE_EXTRA", ""}});
+  CHECK(dump->defines
+        == std::map<std::string, std::string, std::less<>>{{"APP_ROOT", "/srv/app"},
+                                                           {"ENABLE_EXTRA", ""}});
   CHECK(dump->modules.contains("ssl_module"));
   REQUIRE(dump->virtual_hosts.size() == 5);
   CHECK(dump->virtual_hosts[0].address == "[::1]:8443");
   CHECK(dump->virtual_hosts[0].where.text() == "/etc/apache2/sites-enabled/shop.conf:15");
   CHECK(dump->virtual_hosts[2].address == "*:443");
-  CHECK(dump->virtual_hosts[2].names == std::vector<std::string>{"shop.example.com", "www.shop.example.com", "*.shop.example.com"});
+  CHECK(
+    dump->virtual_hosts[2].names
+    == std::vector<std::string>{"shop.example.com", "www.shop.example.com", "*.shop.example.com"});
   CHECK(dump->virtual_hosts[4].address == "*:80");
 }
 
@@ -157,8 +163,9 @@ TEST_CASE("webserver apache: output that is not the dump is a protocol error", "
   REQUIRE_FALSE(odd);
 }
 
-TEST_CASE("webserver apache: virtual hosts from the dump, directives from their files in include order",
-          "[webserver]")
+TEST_CASE(
+  "webserver apache: virtual hosts from the dump, directives from their files in include order",
+  "[webserver]")
 {
   const auto dump = checks::webserver::parse_apache_dump(k_dump);
   REQUIRE(dump);
@@ -176,7 +183,9 @@ TEST_CASE("webserver apache: virtual hosts from the dump, directives from their 
   CHECK_FALSE(multi.listeners[0].tls);
 
   const auto& shop = config->servers[1];
-  CHECK(shop.names == std::vector<std::string>{"shop.example.com", "www.shop.example.com", "*.shop.example.com"});
+  CHECK(
+    shop.names
+    == std::vector<std::string>{"shop.example.com", "www.shop.example.com", "*.shop.example.com"});
   REQUIRE(shop.listeners.size() == 1);
   CHECK(shop.listeners[0].tls);
   CHECK(shop.listeners[0].port == 443);
@@ -191,35 +200,39 @@ TEST_CASE("webserver apache: virtual hosts from the dump, directives from their 
   CHECK(other.certificates.empty());
 
   const auto& fallback = config->servers[3];
-  CHECK(fallback.default_site == "the distribution's default site (/etc/apache2/sites-enabled/000-default.conf)");
+  CHECK(fallback.default_site
+        == "the distribution's default site (/etc/apache2/sites-enabled/000-default.conf)");
 
   std::vector<std::string> paths;
   for (const auto& path : config->paths) {
     paths.push_back(fmt::format("{} {} {}", path.directive, path.path, path.where.text()));
   }
-  CHECK(paths == std::vector<std::string>{
-                   "Alias /srv/extra /etc/apache2/apache2.conf:12",
-                   "DocumentRoot /var/www/html /etc/apache2/sites-enabled/000-default.conf:3",
-                   "DocumentRoot /srv/app/public /etc/apache2/sites-enabled/shop.conf:4",
-                 });
+  CHECK(paths
+        == std::vector<std::string>{
+          "Alias /srv/extra /etc/apache2/apache2.conf:12",
+          "DocumentRoot /var/www/html /etc/apache2/sites-enabled/000-default.conf:3",
+          "DocumentRoot /srv/app/public /etc/apache2/sites-enabled/shop.conf:4",
+        });
   std::vector<std::string> upstreams;
   for (const auto& target : config->upstreams) {
     upstreams.push_back(fmt::format("{} {}", target.shown, target.where.text()));
   }
-  CHECK(upstreams == std::vector<std::string>{
-                       "127.0.0.1:9000 /etc/apache2/snippets/proxy.conf:1",
-                       "localhost:7000 /etc/apache2/snippets/proxy.conf:5",
-                       "127.0.0.1:8080 /etc/apache2/sites-enabled/shop.conf:18",
-                       "unix:/run/php/php-fpm.sock /etc/apache2/sites-enabled/shop.conf:20",
-                     });
+  CHECK(upstreams
+        == std::vector<std::string>{
+          "127.0.0.1:9000 /etc/apache2/snippets/proxy.conf:1",
+          "localhost:7000 /etc/apache2/snippets/proxy.conf:5",
+          "127.0.0.1:8080 /etc/apache2/sites-enabled/shop.conf:18",
+          "unix:/run/php/php-fpm.sock /etc/apache2/sites-enabled/shop.conf:20",
+        });
   std::vector<std::string> skipped;
   for (const auto& entry : config->skipped) {
     skipped.push_back(entry.what);
   }
-  CHECK(skipped == std::vector<std::string>{
-                     "proxypassmatch ^/(.*)$ http://127.0.0.1:9001/$1: a regular expression's capture",
-                     "documentroot ${UNKNOWN_ENV}/x: an environment variable readygate does not know",
-                   });
+  CHECK(skipped
+        == std::vector<std::string>{
+          "proxypassmatch ^/(.*)$ http://127.0.0.1:9001/$1: a regular expression's capture",
+          "documentroot ${UNKNOWN_ENV}/x: an environment variable readygate does not know",
+        });
 }
 
 TEST_CASE("webserver apache: unbalanced sections, unreadable files and vanished hosts are errors",
@@ -230,13 +243,13 @@ TEST_CASE("webserver apache: unbalanced sections, unreadable files and vanished 
     "*:80                   a (/a.conf:1)\n");
   REQUIRE(dump);
   const auto with = [&](std::string text) {
-    return checks::webserver::read_apache_config(*dump, [text](const std::string&) -> util::Result<std::string> {
-      return text;
-    });
+    return checks::webserver::read_apache_config(
+      *dump, [text](const std::string&) -> util::Result<std::string> { return text; });
   };
   const auto crossed = with("<VirtualHost *:80>\n<Directory /x>\n</VirtualHost>\n");
   REQUIRE_FALSE(crossed);
-  CHECK_THAT(crossed.error().message, Catch::Contains("/a.conf:3: </virtualhost> closes <directory>"));
+  CHECK_THAT(crossed.error().message,
+             Catch::Contains("/a.conf:3: </virtualhost> closes <directory>"));
   const auto open = with("<VirtualHost *:80>\n<Directory /x>\n");
   REQUIRE_FALSE(open);
   CHECK_THAT(open.error().message, Catch::Contains("/a.conf:2: <directory> is not closed"));
@@ -245,10 +258,12 @@ TEST_CASE("webserver apache: unbalanced sections, unreadable files and vanished 
   CHECK_THAT(stray.error().message, Catch::Contains("/a.conf:3: </directory> without its opening"));
   const auto moved = with("\n<VirtualHost *:80>\n</VirtualHost>\n");
   REQUIRE_FALSE(moved);
-  CHECK_THAT(moved.error().message, Catch::Contains("the virtual host at /a.conf:1 is not in its file"));
-  const auto unreadable = checks::webserver::read_apache_config(*dump, [](const std::string&) -> util::Result<std::string> {
-    return util::make_error(util::Errc::permission, "/a.conf: cannot open: Permission denied");
-  });
+  CHECK_THAT(moved.error().message,
+             Catch::Contains("the virtual host at /a.conf:1 is not in its file"));
+  const auto unreadable = checks::webserver::read_apache_config(
+    *dump, [](const std::string&) -> util::Result<std::string> {
+      return util::make_error(util::Errc::permission, "/a.conf: cannot open: Permission denied");
+    });
   REQUIRE_FALSE(unreadable);
   CHECK(unreadable.error().code == util::Errc::permission);
 }
@@ -257,15 +272,18 @@ TEST_CASE("webserver apache: without virtual hosts the main server answers on ev
           "[webserver]")
 {
   const auto dump = checks::webserver::parse_apache_dump(
-    "Included configuration files:\n  (*) /etc/httpd/conf/httpd.conf\n    (4) /etc/httpd/conf.d/welcome.conf\n"
+    "Included configuration files:\n  (*) /etc/httpd/conf/httpd.conf\n    (4) "
+    "/etc/httpd/conf.d/welcome.conf\n"
     "VirtualHost configuration:\nServerRoot: \"/etc/httpd\"\nMain DocumentRoot: \"/srv/www\"\n");
   REQUIRE(dump);
-  const auto config = checks::webserver::read_apache_config(*dump, [](const std::string& path) -> util::Result<std::string> {
-    if (path.ends_with("welcome.conf")) {
-      return std::string("<LocationMatch \"^/+$\">\n</LocationMatch>\n");
-    }
-    return std::string("ServerName www.example.com\nListen 8080\nDocumentRoot /srv/www\nInclude conf.d/*.conf\n");
-  });
+  const auto config = checks::webserver::read_apache_config(
+    *dump, [](const std::string& path) -> util::Result<std::string> {
+      if (path.ends_with("welcome.conf")) {
+        return std::string("<LocationMatch \"^/+$\">\n</LocationMatch>\n");
+      }
+      return std::string(
+        "ServerName www.example.com\nListen 8080\nDocumentRoot /srv/www\nInclude conf.d/*.conf\n");
+    });
   INFO(testutil::error_message(config));
   REQUIRE(config);
   REQUIRE(config->servers.size() == 2);
@@ -273,7 +291,8 @@ TEST_CASE("webserver apache: without virtual hosts the main server answers on ev
   REQUIRE(config->servers[0].listeners.size() == 1);
   CHECK(config->servers[0].listeners[0].port == 8080);
   CHECK(config->servers[0].default_site.empty());
-  CHECK(config->servers[1].default_site == "the distribution's welcome page (/etc/httpd/conf.d/welcome.conf)");
+  CHECK(config->servers[1].default_site
+        == "the distribution's welcome page (/etc/httpd/conf.d/welcome.conf)");
 }
 
 TEST_CASE("webserver apache: names match case-insensitively with * and ? wildcards", "[webserver]")

@@ -18,13 +18,15 @@ read(const std::map<std::string, std::string>& files, std::vector<std::string> o
       order.push_back(path);
     }
   }
-  return checks::webserver::read_haproxy_config(order, [files](const std::string& path) -> util::Result<std::string> {
-    const auto found = files.find(path);
-    if (found == files.end()) {
-      return util::make_error(util::Errc::io, fmt::format("{}: cannot open: No such file or directory", path));
-    }
-    return found->second;
-  });
+  return checks::webserver::read_haproxy_config(
+    order, [files](const std::string& path) -> util::Result<std::string> {
+      const auto found = files.find(path);
+      if (found == files.end()) {
+        return util::make_error(util::Errc::io,
+                                fmt::format("{}: cannot open: No such file or directory", path));
+      }
+      return found->second;
+    });
 }
 
 } // namespace
@@ -35,8 +37,10 @@ TEST_CASE("webserver haproxy: words, quotes, escapes and comments as HAProxy spl
   using checks::webserver::haproxy_words;
   CHECK(haproxy_words("  bind :80   # the front door") == std::vector<std::string>{"bind", ":80"});
   CHECK(haproxy_words("http-request return string \"it's # not a comment\" if x")
-        == std::vector<std::string>{"http-request", "return", "string", "it's # not a comment", "if", "x"});
-  CHECK(haproxy_words("a 'b \\ c' d\\ e \\x41\\#") == std::vector<std::string>{"a", "b \\ c", "d e", "A#"});
+        == std::vector<std::string>{
+          "http-request", "return", "string", "it's # not a comment", "if", "x"});
+  CHECK(haproxy_words("a 'b \\ c' d\\ e \\x41\\#")
+        == std::vector<std::string>{"a", "b \\ c", "d e", "A#"});
   CHECK(haproxy_words("x \"\" y") == std::vector<std::string>{"x", "", "y"});
   CHECK(haproxy_words("# only a comment").empty());
   CHECK(haproxy_words("").empty());
@@ -45,8 +49,9 @@ TEST_CASE("webserver haproxy: words, quotes, escapes and comments as HAProxy spl
 TEST_CASE("webserver haproxy: frontends, routed names, certificates and backend servers",
           "[webserver]")
 {
-  const auto config = read({
-    {"/etc/haproxy/haproxy.cfg", R"(global
+  const auto config = read(
+    {
+      {"/etc/haproxy/haproxy.cfg", R"(global
   user haproxy
   crt-base /etc/haproxy/certs
 defaults
@@ -72,15 +77,20 @@ listen stats
   bind 127.0.0.1:8404
   server s1 localhost:9000
 )"},
-    {"/etc/haproxy/list.txt", "# a comment\n/etc/haproxy/certs/a.pem [alpn h2] a.example.com !b.example.com\nrel.pem *.c.example.com\n"},
-  }, {"/etc/haproxy/haproxy.cfg"});
+      {"/etc/haproxy/list.txt",
+       "# a comment\n/etc/haproxy/certs/a.pem [alpn h2] a.example.com !b.example.com\nrel.pem "
+       "*.c.example.com\n"},
+    },
+    {"/etc/haproxy/haproxy.cfg"});
   INFO(testutil::error_message(config));
   REQUIRE(config);
   CHECK(config->every_server_takes_any_host);
   REQUIRE(config->servers.size() == 2);
   const auto& web = config->servers[0];
   CHECK(web.where.text() == "/etc/haproxy/haproxy.cfg:6");
-  CHECK(web.names == std::vector<std::string>{"shop.example.com", "www.shop.example.com", "api.example.com", "sni.example.com"});
+  CHECK(web.names
+        == std::vector<std::string>{
+          "shop.example.com", "www.shop.example.com", "api.example.com", "sni.example.com"});
   REQUIRE(web.listeners.size() == 4);
   CHECK(web.listeners[0].host.empty());
   CHECK(web.listeners[0].port == 80);
@@ -103,22 +113,24 @@ listen stats
   for (const auto& target : config->upstreams) {
     upstreams.push_back(fmt::format("{} {}", target.shown, target.where.text()));
   }
-  CHECK(upstreams == std::vector<std::string>{
-                       "127.0.0.1:8080 /etc/haproxy/haproxy.cfg:16",
-                       "[::1]:8081 /etc/haproxy/haproxy.cfg:17",
-                       "unix@/run/app.sock /etc/haproxy/haproxy.cfg:18",
-                       "unix@/run/app2.sock /etc/haproxy/haproxy.cfg:19",
-                       "localhost:9000 /etc/haproxy/haproxy.cfg:25",
-                     });
+  CHECK(upstreams
+        == std::vector<std::string>{
+          "127.0.0.1:8080 /etc/haproxy/haproxy.cfg:16",
+          "[::1]:8081 /etc/haproxy/haproxy.cfg:17",
+          "unix@/run/app.sock /etc/haproxy/haproxy.cfg:18",
+          "unix@/run/app2.sock /etc/haproxy/haproxy.cfg:19",
+          "localhost:9000 /etc/haproxy/haproxy.cfg:25",
+        });
   std::vector<std::string> skipped;
   for (const auto& entry : config->skipped) {
     skipped.push_back(fmt::format("{} {}", entry.what, entry.where.line));
   }
-  CHECK(skipped == std::vector<std::string>{
-                     "bind abns@internal: not a TCP address or unix socket 10",
-                     "server a6 app.internal: no port (the client's port is used) 21",
-                     "server a7 127.0.0.1:+1: no fixed port 22",
-                   });
+  CHECK(skipped
+        == std::vector<std::string>{
+          "bind abns@internal: not a TCP address or unix socket 10",
+          "server a6 app.internal: no port (the client's port is used) 21",
+          "server a7 127.0.0.1:+1: no fixed port 22",
+        });
   CHECK(config->worker_user == "haproxy");
   CHECK(config->paths.empty());
 }

@@ -26,8 +26,8 @@ dump(std::initializer_list<std::pair<std::string_view, std::string_view>> files)
 const Directive*
 find(const std::vector<Directive>& directives, std::string_view name)
 {
-  const auto found = std::find_if(directives.begin(), directives.end(),
-                                  [&](const Directive& d) { return d.name == name; });
+  const auto found = std::find_if(
+    directives.begin(), directives.end(), [&](const Directive& d) { return d.name == name; });
   return found == directives.end() ? nullptr : &*found;
 }
 
@@ -94,9 +94,10 @@ TEST_CASE("webserver nginx: unbalanced or unterminated text is a protocol error 
 TEST_CASE("webserver nginx: Lua blocks are skipped whole, braces in their strings included",
           "[webserver]")
 {
-  const auto parsed = checks::webserver::parse_nginx_text(
-    "content_by_lua_block {\n  ngx.say(\"}\") -- }\n  local s = [[ { ]] --[==[ } ]==]\n}\nroot /srv;\n",
-    "a.conf");
+  const auto parsed =
+    checks::webserver::parse_nginx_text("content_by_lua_block {\n  ngx.say(\"}\") -- }\n  local s "
+                                        "= [[ { ]] --[==[ } ]==]\n}\nroot /srv;\n",
+                                        "a.conf");
   INFO(testutil::error_message(parsed));
   REQUIRE(parsed);
   REQUIRE(parsed->size() == 2);
@@ -140,13 +141,15 @@ TEST_CASE("webserver nginx: a fake file line, an include cycle and a missing fil
 {
   SECTION("a comment that looks like nginx's file line")
   {
-    const auto tree = checks::webserver::parse_nginx_dump(
-      "# configuration file /etc/nginx/nginx.conf:\nroot /x;\n# configuration file /etc/passwd:\nroot /y;\n");
+    const auto tree =
+      checks::webserver::parse_nginx_dump("# configuration file /etc/nginx/nginx.conf:\nroot "
+                                          "/x;\n# configuration file /etc/passwd:\nroot /y;\n");
     REQUIRE_FALSE(tree);
     CHECK_THAT(tree.error().message, Catch::Contains("/etc/passwd is not included from anywhere"));
     // Inside a block, it cuts the block: an error too.
-    const auto cut = checks::webserver::parse_nginx_dump(
-      "# configuration file /etc/nginx/nginx.conf:\nhttp {\n# configuration file /etc/passwd:\n}\n");
+    const auto cut =
+      checks::webserver::parse_nginx_dump("# configuration file /etc/nginx/nginx.conf:\nhttp {\n# "
+                                          "configuration file /etc/passwd:\n}\n");
     REQUIRE_FALSE(cut);
     CHECK(cut.error().code == util::Errc::protocol);
   }
@@ -156,7 +159,8 @@ TEST_CASE("webserver nginx: a fake file line, an include cycle and a missing fil
       dump({{"/etc/nginx/nginx.conf", "include /etc/nginx/a.conf;"},
             {"/etc/nginx/a.conf", "include a.conf;"}}));
     REQUIRE_FALSE(tree);
-    CHECK_THAT(tree.error().message, Catch::Contains("/etc/nginx/a.conf:1: include \"a.conf\" includes itself"));
+    CHECK_THAT(tree.error().message,
+               Catch::Contains("/etc/nginx/a.conf:1: include \"a.conf\" includes itself"));
   }
   SECTION("an explicit include the dump lacks")
   {
@@ -167,7 +171,8 @@ TEST_CASE("webserver nginx: a fake file line, an include cycle and a missing fil
   }
   SECTION("output that is not a dump")
   {
-    const auto tree = checks::webserver::parse_nginx_dump("nginx: the configuration file is fine\n");
+    const auto tree =
+      checks::webserver::parse_nginx_dump("nginx: the configuration file is fine\n");
     REQUIRE_FALSE(tree);
     CHECK_THAT(tree.error().message, Catch::Contains("does not start with"));
     CHECK_FALSE(checks::webserver::parse_nginx_dump(""));
@@ -244,26 +249,29 @@ server {
   for (const auto& path : config.paths) {
     paths.push_back(fmt::format("{} {} {}", path.directive, path.path, path.where.text()));
   }
-  CHECK(paths == std::vector<std::string>{
-                   "root /srv/shop/public /etc/nginx/sites-enabled/shop:5",
-                   "alias /srv/shop/static/ /etc/nginx/sites-enabled/shop:8",
-                   "root /srv/nginx/html /etc/nginx/sites-enabled/shop:17",
-                 });
+  CHECK(paths
+        == std::vector<std::string>{
+          "root /srv/shop/public /etc/nginx/sites-enabled/shop:5",
+          "alias /srv/shop/static/ /etc/nginx/sites-enabled/shop:8",
+          "root /srv/nginx/html /etc/nginx/sites-enabled/shop:17",
+        });
   std::vector<std::string> upstreams;
   for (const auto& target : config.upstreams) {
     upstreams.push_back(fmt::format("{} {}", target.shown, target.where.text()));
   }
-  CHECK(upstreams == std::vector<std::string>{
-                       "127.0.0.1:8080 /etc/nginx/nginx.conf:6",
-                       "unix:/run/app.sock /etc/nginx/nginx.conf:7",
-                       "app.internal:80 /etc/nginx/nginx.conf:9",
-                       "unix:/run/php/fpm.sock /etc/nginx/sites-enabled/shop:10",
-                       "127.0.0.1:9000 /etc/nginx/sites-enabled/shop:11",
-                     });
+  CHECK(upstreams
+        == std::vector<std::string>{
+          "127.0.0.1:8080 /etc/nginx/nginx.conf:6",
+          "unix:/run/app.sock /etc/nginx/nginx.conf:7",
+          "app.internal:80 /etc/nginx/nginx.conf:9",
+          "unix:/run/php/fpm.sock /etc/nginx/sites-enabled/shop:10",
+          "127.0.0.1:9000 /etc/nginx/sites-enabled/shop:11",
+        });
   REQUIRE(config.skipped.size() == 2);
   CHECK(config.skipped[0].what == "proxy_pass http://$backend: a variable");
   CHECK(config.skipped[1].what == "root /srv/$host: a variable");
-  CHECK(config.files == std::vector<std::string>{"/etc/nginx/nginx.conf", "/etc/nginx/sites-enabled/shop"});
+  CHECK(config.files
+        == std::vector<std::string>{"/etc/nginx/nginx.conf", "/etc/nginx/sites-enabled/shop"});
 }
 
 TEST_CASE("webserver nginx: http-level certificates serve TLS servers without their own",
@@ -290,15 +298,20 @@ TEST_CASE("webserver nginx: the distribution's default site, by file or by place
           "[webserver]")
 {
   const auto config = read(dump({
-    {"/etc/nginx/nginx.conf", "http { include /etc/nginx/conf.d/*.conf; include /etc/nginx/sites-enabled/*; }"},
-    {"/etc/nginx/conf.d/app.conf", "server { listen 80; server_name app; root /srv/app; }\n"
-                                   "server { listen 81; root /usr/share/nginx/html; }"},
-    {"/etc/nginx/sites-enabled/default", "server { listen 80 default_server; root /var/www/html; server_name _; }"},
+    {"/etc/nginx/nginx.conf",
+     "http { include /etc/nginx/conf.d/*.conf; include /etc/nginx/sites-enabled/*; }"},
+    {"/etc/nginx/conf.d/app.conf",
+     "server { listen 80; server_name app; root /srv/app; }\n"
+     "server { listen 81; root /usr/share/nginx/html; }"},
+    {"/etc/nginx/sites-enabled/default",
+     "server { listen 80 default_server; root /var/www/html; server_name _; }"},
   }));
   REQUIRE(config.servers.size() == 3);
   CHECK(config.servers[0].default_site.empty());
-  CHECK(config.servers[1].default_site == "root /usr/share/nginx/html is the distribution's placeholder page");
-  CHECK(config.servers[2].default_site == "the distribution's default site (/etc/nginx/sites-enabled/default)");
+  CHECK(config.servers[1].default_site
+        == "root /usr/share/nginx/html is the distribution's placeholder page");
+  CHECK(config.servers[2].default_site
+        == "the distribution's default site (/etc/nginx/sites-enabled/default)");
 }
 
 TEST_CASE("webserver nginx: stream servers give listeners and upstreams, no paths", "[webserver]")
@@ -332,8 +345,13 @@ TEST_CASE("webserver nginx: name matching follows nginx's server_name forms", "[
 {
   checks::webserver::VirtualServer server;
   server.syntax = checks::webserver::NameSyntax::nginx;
-  server.names = {"exact.example.com", "*.wild.example.com", ".both.example.com", "www.front.*",
-                  "~^api[0-9]+\\.example\\.com$", "_", ""};
+  server.names = {"exact.example.com",
+                  "*.wild.example.com",
+                  ".both.example.com",
+                  "www.front.*",
+                  "~^api[0-9]+\\.example\\.com$",
+                  "_",
+                  ""};
   using checks::webserver::serves_name;
   CHECK(serves_name(server, "EXACT.example.com"));
   CHECK(serves_name(server, "a.wild.example.com"));

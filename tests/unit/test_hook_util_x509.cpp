@@ -41,11 +41,15 @@ pem_of_key(EVP_PKEY* key, bool encrypted = false)
   BIO* out = BIO_new(BIO_s_mem());
   REQUIRE(out != nullptr);
   static const char passphrase[] = "correct horse";
-  const int written =
-    encrypted
-      ? PEM_write_bio_PKCS8PrivateKey(out, key, EVP_aes_128_cbc(), passphrase,
-                                      static_cast<int>(sizeof passphrase - 1), nullptr, nullptr)
-      : PEM_write_bio_PrivateKey(out, key, nullptr, nullptr, 0, nullptr, nullptr);
+  const int written = encrypted
+                        ? PEM_write_bio_PKCS8PrivateKey(out,
+                                                        key,
+                                                        EVP_aes_128_cbc(),
+                                                        passphrase,
+                                                        static_cast<int>(sizeof passphrase - 1),
+                                                        nullptr,
+                                                        nullptr)
+                        : PEM_write_bio_PrivateKey(out, key, nullptr, nullptr, 0, nullptr, nullptr);
   REQUIRE(written == 1);
   char* data = nullptr;
   const long length = BIO_get_mem_data(out, &data);
@@ -72,12 +76,16 @@ make_certificate(EVP_PKEY* key,
   X509_set_pubkey(certificate, key);
   X509_NAME* name = X509_get_subject_name(certificate);
   if (!common_name.empty()) {
-    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-                               reinterpret_cast<const unsigned char*>(common_name.c_str()), -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(name,
+                               "CN",
+                               MBSTRING_UTF8,
+                               reinterpret_cast<const unsigned char*>(common_name.c_str()),
+                               -1,
+                               -1,
+                               0);
   }
-  X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-                             reinterpret_cast<const unsigned char*>("Readygate Test"), -1, -1, 0);
+  X509_NAME_add_entry_by_txt(
+    name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("Readygate Test"), -1, -1, 0);
   X509_set_issuer_name(certificate, name);
   if (!san.empty()) {
     X509V3_CTX context;
@@ -112,9 +120,11 @@ TEST_CASE("util::parse_pem: a certificate's names, dates and key; its own key ma
           "[x509][webserver]")
 {
   const auto key = make_key();
-  const auto pem = make_certificate(key.get(), "www.example.com",
+  const auto pem = make_certificate(key.get(),
+                                    "www.example.com",
                                     "DNS:www.example.com,DNS:*.example.org,IP:127.0.0.1,IP:::1",
-                                    -1h, 24h * 30);
+                                    -1h,
+                                    24h * 30);
   const auto parsed = util::parse_pem(pem + pem_of_key(key.get()));
   INFO(testutil::error_message(parsed));
   REQUIRE(parsed);
@@ -155,9 +165,8 @@ TEST_CASE("util::parse_pem: an expired certificate parses; dates are what it say
           "[x509][webserver]")
 {
   const auto key = make_key();
-  const auto parsed =
-    util::parse_pem(make_certificate(key.get(), "old.example.com", "DNS:old.example.com",
-                                     -24h * 60, -24h * 30));
+  const auto parsed = util::parse_pem(
+    make_certificate(key.get(), "old.example.com", "DNS:old.example.com", -24h * 60, -24h * 30));
   REQUIRE(parsed);
   REQUIRE(parsed->certificates.size() == 1);
   CHECK(parsed->certificates[0].not_after < now() - 24h * 29);
@@ -200,8 +209,8 @@ TEST_CASE("util::parse_pem: text that is not PEM, or a damaged block, is a proto
     CHECK(parsed.error().code == util::Errc::protocol);
     CHECK_THAT(parsed.error().message, !Catch::Contains(secret));
   }
-  const auto damaged = util::parse_pem(
-    "-----BEGIN CERTIFICATE-----\nTUlJQ2Vn\n-----END CERTIFICATE-----\n");
+  const auto damaged =
+    util::parse_pem("-----BEGIN CERTIFICATE-----\nTUlJQ2Vn\n-----END CERTIFICATE-----\n");
   REQUIRE_FALSE(damaged);
   CHECK_THAT(damaged.error().message, Catch::StartsWith("block 1 (CERTIFICATE): "));
 }
