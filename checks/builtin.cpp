@@ -4,8 +4,10 @@
 #include "check_kind.hpp"
 
 #include <checks/command.hpp>
+#include <checks/database.hpp>
 #include <checks/files/files_check.hpp>
 #include <checks/http.hpp>
+#include <checks/migrations/migrations_check.hpp>
 #include <checks/tcp.hpp>
 #include <checks/webserver/webserver_check.hpp>
 #include <hook/util/table.hpp>
@@ -22,8 +24,10 @@ namespace {
 // clang-format off
 constexpr std::array k_builtin_check_kinds = {
   CheckKind{"command", "run a command; expect its exit code and output",        &command_keys,        &create_command_check},
+  CheckKind{"database", "connect to a database; expect latency and connection headroom", &database_keys, &create_database_check},
   CheckKind{"files",   "compare the application tree with the release manifest", &files::files_keys,   &create_files_check},
   CheckKind{"http",    "request a URL; expect its status, headers and body",     &http_keys,           &create_http_check},
+  CheckKind{"migrations", "compare the schema migration history with the release", &migrations::migrations_keys, &migrations::create_migrations_check},
   CheckKind{"tcp",     "connect to host:port within the timeout",                &tcp_keys,            &create_tcp_check},
   CheckKind{"webserver", "test nginx/apache/haproxy's config; check what it serves", &webserver_keys,    &create_webserver_check},
 };

@@ -96,7 +96,7 @@ TEST_CASE("checks::parse_tcp: a bad address is a config error naming the key", "
   CHECK_THAT(nul.error().message, Catch::Contains("key \"address\": the address has a NUL byte"));
 }
 
-TEST_CASE("checks::evaluate_tcp: connected passes; anything else is an error", "[tcp]")
+TEST_CASE("checks::evaluate_tcp: connected passes, anything else is an error", "[tcp]")
 {
   const checks::TcpSpec spec{{"::1", 443}};
   const auto passed = checks::evaluate_tcp(spec, std::chrono::milliseconds(3));
@@ -108,6 +108,13 @@ TEST_CASE("checks::evaluate_tcp: connected passes; anything else is an error", "
                            util::make_error(util::Errc::network, "[::1]:443: connection refused")));
   CHECK(refused.status == Status::error);
   CHECK(refused.message == "[::1]:443: connection refused");
+  // No answer in time is not a pass: nothing was seen to accept connections.
+  const auto timed_out =
+    checks::evaluate_tcp(spec,
+                         util::Result<std::chrono::milliseconds>(util::make_error(
+                           util::Errc::timeout, "[::1]:443: no connection within 3s")));
+  CHECK(timed_out.status == Status::error);
+  CHECK(timed_out.message == "[::1]:443: no connection within 3s");
 }
 
 TEST_CASE("checks::create_tcp_check: run passes on a listening port, errors on a closed one",
