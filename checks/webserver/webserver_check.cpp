@@ -57,7 +57,9 @@ constexpr std::array k_probe_keys = {
 };
 // clang-format on
 
+// The most readygate reads of a server's configuration files, each and in all.
 constexpr std::size_t k_config_file_limit = 4 * 1024 * 1024;
+constexpr std::size_t k_config_total_limit = 64 * 1024 * 1024;
 constexpr std::int64_t k_max_output_limit = 64 * 1024 * 1024;
 constexpr std::size_t k_max_findings = 50;
 
@@ -951,7 +953,8 @@ evaluate_server_test(const WebserverSpec& spec, const util::ProcessOutcome& outc
                             all_text, outcome.stderr_truncated || outcome.stdout_truncated, 400)});
     }
     const auto first = findings.front().found;
-    if (all_text.find("invalid option") != std::string::npos) {
+    if (spec.server->name == "nginx"
+        && outcome.stderr_text.find("invalid option: \"e\"") != std::string::npos) {
       return hook::CheckResult::error(
         fmt::format("{} does not take readygate's options (nginx 1.19.5 or later is needed): {}",
                     test,
@@ -1103,8 +1106,16 @@ run_webserver(const WebserverSpec& spec, const hook::CheckContext& ctx)
 
   // 2. Its effective configuration.
   ConfigSource source;
-  source.read_file = [&](const std::string& path) {
-    return host->read_file(path, k_config_file_limit, ctx.deadline, ctx.stop);
+  std::size_t read_so_far = 0;
+  source.read_file = [&](const std::string& path) -> util::Result<std::string> {
+    RG_TRY_ASSIGN(auto text, host->read_file(path, k_config_file_limit, ctx.deadline, ctx.stop));
+    read_so_far += text.size();
+    if (read_so_far > k_config_total_limit) {
+      return util::make_error(util::Errc::io,
+                              fmt::format("the configuration files are larger than {} in all",
+                                          util::format_size(k_config_total_limit)));
+    }
+    return text;
   };
   source.state_of = [&](const std::string& path) -> util::Result<PathState> {
     RG_TRY_ASSIGN(auto states, host->inspect({path}, std::nullopt, ctx.deadline, ctx.stop));

@@ -1096,3 +1096,24 @@ User: name="www-data" id=33
              Catch::StartsWith(
                "apache: cannot read its configuration: /etc/apache2/apache2.conf: cannot open"));
 }
+
+TEST_CASE("webserver: configuration files past 64 MiB in all are an error, not a partial reading",
+          "[webserver]")
+{
+  Fakes fakes;
+  std::string dump = "Included configuration files:\n  (*) /etc/apache2/apache2.conf\n";
+  fakes.host->files["/etc/apache2/apache2.conf"] = "";
+  for (int i = 0; i < 17; ++i) {
+    const auto path = fmt::format("/etc/apache2/conf.d/{:02}.conf", i);
+    dump += fmt::format("    (1) {}\n", path);
+    fakes.host->files[path] = "#" + std::string(4 * 1024 * 1024 - 2, 'x') + "\n";
+  }
+  fakes.host->files["/etc/apache2/apache2.conf"] = "IncludeOptional conf.d/*.conf\n";
+  dump += "VirtualHost configuration:\nServerRoot: \"/etc/apache2\"\n";
+  fakes.runner->outcomes.emplace("apache2ctl", exited(0, dump));
+  const auto result = checks::run_webserver(parsed("server = \"apache\""), fakes.context());
+  CHECK(result.status == Status::error);
+  CHECK(result.message
+        == "apache: cannot read its configuration: the configuration files are larger than 64 MiB "
+           "in all");
+}
