@@ -262,7 +262,7 @@ at(std::string file, std::size_t line)
 
 } // namespace
 
-TEST_CASE("webserver: the table of servers is sorted; each is found by name", "[webserver]")
+TEST_CASE("webserver: the table of servers is sorted, each found by name", "[webserver]")
 {
   CHECK(util::sorted_by_name(checks::webserver::server_kinds()));
   for (const auto& kind : checks::webserver::server_kinds()) {
@@ -753,7 +753,7 @@ TEST_CASE("webserver: certificates: expiry, names, keys, files", "[webserver]")
   CHECK(checks::evaluate_webserver(lenient, two).status == Status::fail);
 }
 
-TEST_CASE("webserver: a certificate readygate may not read is an error; an encrypted key is a note",
+TEST_CASE("webserver: a certificate readygate may not read is an error, an encrypted key a note",
           "[webserver]")
 {
   const auto spec = parsed("server = \"apache\"");

@@ -135,7 +135,7 @@ listen stats
   CHECK(config->paths.empty());
 }
 
-TEST_CASE("webserver haproxy: several files are one configuration; a missing one is an error",
+TEST_CASE("webserver haproxy: several files are one configuration, a missing one an error",
           "[webserver]")
 {
   const auto config = read({

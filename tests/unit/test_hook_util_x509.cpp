@@ -116,7 +116,7 @@ now()
 
 } // namespace
 
-TEST_CASE("util::parse_pem: a certificate's names, dates and key; its own key matches",
+TEST_CASE("util::parse_pem: a certificate's names, dates and key, and its own key matches",
           "[x509][webserver]")
 {
   const auto key = make_key();
@@ -144,7 +144,7 @@ TEST_CASE("util::parse_pem: a certificate's names, dates and key; its own key ma
   CHECK(parsed->private_key_public_sha256 == certificate.public_key_sha256);
 }
 
-TEST_CASE("util::parse_pem: another key does not match; chains keep their order",
+TEST_CASE("util::parse_pem: another key does not match, and chains keep their order",
           "[x509][webserver]")
 {
   const auto key = make_key();
@@ -161,7 +161,7 @@ TEST_CASE("util::parse_pem: another key does not match; chains keep their order"
   CHECK(parsed->private_key_public_sha256 == parsed->certificates[1].public_key_sha256);
 }
 
-TEST_CASE("util::parse_pem: an expired certificate parses; dates are what it says",
+TEST_CASE("util::parse_pem: an expired certificate parses with the dates it says",
           "[x509][webserver]")
 {
   const auto key = make_key();
@@ -215,7 +215,7 @@ TEST_CASE("util::parse_pem: text that is not PEM, or a damaged block, is a proto
   CHECK_THAT(damaged.error().message, Catch::StartsWith("block 1 (CERTIFICATE): "));
 }
 
-TEST_CASE("util::X509Reader: reads a file; a missing file or a directory is an io error naming it",
+TEST_CASE("util::X509Reader: reads a file, a missing file or a directory is an io error naming it",
           "[x509][webserver]")
 {
   const testutil::TempDir dir;
