@@ -59,14 +59,6 @@ using NamesPtr = std::unique_ptr<GENERAL_NAMES, Freer<GENERAL_NAMES, free_genera
 // The most PEM blocks looked at in one file: a bound on the work a strange file can cause.
 constexpr int k_max_blocks = 4096;
 
-// Return `error` with "`context`: " in front of its message.
-Error
-prefixed(Error error, std::string_view context)
-{
-  error.message = fmt::format("{}: {}", context, error.message);
-  return error;
-}
-
 // Return OpenSSL's reason for the last error, and clear its queue (it is per thread).
 std::string
 openssl_reason()
@@ -175,7 +167,7 @@ public:
     RG_TRY_ASSIGN(const auto text, read_small_file(path, k_pem_size_limit, deadline, stop));
     auto parsed = parse_pem(text);
     if (!parsed) {
-      return prefixed(std::move(parsed).error(), path.string());
+      return with_context(std::move(parsed).error(), path.string());
     }
     return parsed;
   }
@@ -222,7 +214,7 @@ parse_pem(std::string_view pem)
       }
       auto info = certificate_info(certificate.get());
       if (!info) {
-        return prefixed(std::move(info).error(), where);
+        return with_context(std::move(info).error(), where);
       }
       contents.certificates.push_back(std::move(*info));
     } else if (type.ends_with("PRIVATE KEY") && !contents.has_private_key) {
