@@ -9,8 +9,10 @@
 
 #include <fmt/format.h>
 
+#include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 
 using namespace std::chrono_literals;
 using checks::WebserverObservation;
@@ -1116,4 +1118,35 @@ TEST_CASE("webserver: configuration files past 64 MiB in all are an error, not a
   CHECK(result.message
         == "apache: cannot read its configuration: the configuration files are larger than 64 MiB "
            "in all");
+}
+
+TEST_CASE("webserver: the README's probe key table lists exactly the [[check.probe]] keys",
+          "[webserver]")
+{
+  std::ifstream in(RG_README_PATH);
+  REQUIRE(in);
+  std::set<std::string> listed;
+  std::string line;
+  bool in_table = false;
+  while (std::getline(in, line)) {
+    if (line.starts_with("| probe key |")) {
+      in_table = true;
+      continue;
+    }
+    if (in_table && !line.starts_with("|")) {
+      break;
+    }
+    if (in_table && line.starts_with("| `")) {
+      const auto column = line.substr(2, line.find(" |", 2) - 2);
+      for (auto open = column.find('`'); open != std::string::npos;
+           open = column.find('`', column.find('`', open + 1) + 1)) {
+        listed.emplace(column.substr(open + 1, column.find('`', open + 1) - open - 1));
+      }
+    }
+  }
+  std::set<std::string> declared;
+  for (const auto& key : checks::webserver_probe_keys()) {
+    declared.emplace(key.name);
+  }
+  CHECK(listed == declared);
 }
