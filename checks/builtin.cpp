@@ -9,6 +9,7 @@
 #include <checks/http.hpp>
 #include <checks/migrations/migrations_check.hpp>
 #include <checks/tcp.hpp>
+#include <checks/webserver/webserver_check.hpp>
 #include <hook/util/table.hpp>
 
 #include <fmt/format.h>
@@ -28,6 +29,7 @@ constexpr std::array k_builtin_check_kinds = {
   CheckKind{"http",    "request a URL; expect its status, headers and body",     &http_keys,           &create_http_check},
   CheckKind{"migrations", "compare the schema migration history with the release", &migrations::migrations_keys, &migrations::create_migrations_check},
   CheckKind{"tcp",     "connect to host:port within the timeout",                &tcp_keys,            &create_tcp_check},
+  CheckKind{"webserver", "test nginx/apache/haproxy's config; check what it serves", &webserver_keys,    &create_webserver_check},
 };
 // clang-format on
 

@@ -319,6 +319,17 @@ parse_check(const toml::table& table,
     } else {
       spec.params.insert(key, node);
       spec.param_sources.emplace(std::string(name), node.source());
+      if (const auto* tables = node.as_array(); tables != nullptr && tables->is_array_of_tables()) {
+        for (std::size_t i = 0; i < tables->size(); ++i) {
+          const auto& element = *tables->get(i)->as_table();
+          const auto prefix = fmt::format("{}[{}]", name, i);
+          spec.param_sources.emplace(prefix, element.source());
+          for (const auto& [inner_key, inner_node] : element) {
+            spec.param_sources.emplace(fmt::format("{}.{}", prefix, inner_key.str()),
+                                       inner_node.source());
+          }
+        }
+      }
     }
   }
   return spec;

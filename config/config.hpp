@@ -55,6 +55,8 @@ struct CheckSpec
   std::vector<std::string> depends_on;
   toml::table params; // every key but the common ones, for the kind's parser
   // Where each of `params` stood in the file: copies of toml++ nodes do not keep their source.
+  // The tables of an array of tables ([[check.probe]]) and their keys are here too, as
+  // "probe[0]" and "probe[0].path" (0-based), so a kind can place errors in them.
   std::map<std::string, toml::source_region, std::less<>> param_sources;
   std::string where;                    // "file:line:col" of the [[check]] table
   std::filesystem::path origin;         // the config file, for positions of keys

@@ -38,6 +38,7 @@ const std::map<std::string_view, std::string_view> k_minimal_specs = {
   {"http",    "url = \"http://127.0.0.1:8080/health\""},
   {"migrations", "driver = \"postgres\"\ntool = \"flyway\"\ndsn_env = \"DATABASE_URL\"\nexpected = [\"1\"]"},
   {"tcp",     "address = \"127.0.0.1:8080\""},
+  {"webserver", "server = \"nginx\""},
 };
 // clang-format on
 

@@ -229,3 +229,35 @@ TEST_CASE("util::read_small_file: the deadline and a stop request end the wait",
   REQUIRE_FALSE(small);
   CHECK_THAT(small.error().message, Catch::Contains("larger than the limit of 3 bytes"));
 }
+
+TEST_CASE("config::parse_config: the tables of an array of tables keep their positions",
+          "[config][webserver]")
+{
+  const auto parsed = parse(R"([[check]]
+id = "web"
+kind = "webserver"
+server = "nginx"
+
+[[check.probe]]
+path = "/health"
+
+[[check.probe]]
+host = "www.example.com"
+status = 301
+)");
+  INFO(error_message(parsed));
+  REQUIRE(parsed);
+  const auto& sources = parsed->checks.front().param_sources;
+  const auto position = [&](const std::string& key) {
+    const auto found = sources.find(key);
+    return found == sources.end() ? std::string("(none)")
+                                  : config::position_of(found->second, "readygate.toml");
+  };
+  CHECK(position("probe") == "readygate.toml:6:1");
+  CHECK(position("probe[0]") == "readygate.toml:6:1");
+  CHECK(position("probe[0].path") == "readygate.toml:7:8"); // values, as for the check's keys
+  CHECK(position("probe[1]") == "readygate.toml:9:1");
+  CHECK(position("probe[1].host") == "readygate.toml:10:8");
+  CHECK(position("probe[1].status") == "readygate.toml:11:10");
+  CHECK(position("probe[2]") == "(none)");
+}
