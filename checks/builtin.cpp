@@ -6,6 +6,7 @@
 #include <checks/command.hpp>
 #include <checks/files/files_check.hpp>
 #include <checks/http.hpp>
+#include <checks/images/images_check.hpp>
 #include <checks/tcp.hpp>
 
 #include <fmt/format.h>
@@ -22,6 +23,7 @@ constexpr std::array k_builtin_check_kinds = {
   CheckKind{"command", "run a command; expect its exit code and output",        &command_keys,        &create_command_check},
   CheckKind{"files",   "compare the application tree with the release manifest", &files::files_keys,   &create_files_check},
   CheckKind{"http",    "request a URL; expect its status, headers and body",     &http_keys,           &create_http_check},
+  CheckKind{"images",  "containers run their pinned digests; references pinned; registry consistent", &images_keys, &create_images_check},
   CheckKind{"tcp",     "connect to host:port within the timeout",                &tcp_keys,            &create_tcp_check},
 };
 // clang-format on

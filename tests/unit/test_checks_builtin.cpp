@@ -32,6 +32,7 @@ const std::map<std::string_view, std::string_view> k_minimal_specs = {
   {"command", "argv = [\"true\"]"},
   {"files",   "root = \"/srv/app\"\nmanifest = \"/srv/app.manifest\""},
   {"http",    "url = \"http://127.0.0.1:8080/health\""},
+  {"images",  "pinned_refs = \"/srv/app/compose.yaml\""},
   {"tcp",     "address = \"127.0.0.1:8080\""},
 };
 // clang-format on
