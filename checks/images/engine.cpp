@@ -241,10 +241,18 @@ private:
     auto response = call.http->perform(request);
     if (!response) {
       auto error = std::move(response).error();
-      // The URL names a made-up host; the socket is what the operator knows.
+      // The URL names a made-up host and port; the socket is what the operator knows.
       const auto prefix = request.url + ": ";
       if (error.message.starts_with(prefix)) {
         error.message.erase(0, prefix.size());
+      }
+      if (error.code == util::Errc::network && error.message.ends_with(')')) {
+        // "failed to connect to docker port 80 ...: Couldn't connect to server (reason)"
+        const auto open = error.message.rfind(" (");
+        if (open != std::string::npos) {
+          error.message = fmt::format(
+            "cannot connect: {}", error.message.substr(open + 2, error.message.size() - open - 3));
+        }
       }
       return util::with_context(std::move(error), what(socket, path));
     }

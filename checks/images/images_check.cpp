@@ -671,8 +671,12 @@ evaluate_images(const ImagesSpec& spec, const ImagesObservation& observed)
   };
 
   if (observed.engine_error) {
-    add({fmt::format("engine {}", spec.socket), "an answer", observed.engine_error->message},
-        {{false, observed.engine_error->message}});
+    const auto subject = fmt::format("engine {}", spec.socket);
+    auto detail = observed.engine_error->message;
+    if (detail.starts_with(subject + " ")) {
+      detail.erase(0, subject.size() + 1);
+    }
+    add({subject, "an answer", std::move(detail)}, {{false, observed.engine_error->message}});
   }
   std::size_t containers_ok = 0;
   for (std::size_t i = 0; i < spec.expectations.size() && i < observed.expectations.size(); ++i) {

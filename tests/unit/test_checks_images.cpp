@@ -914,13 +914,15 @@ TEST_CASE("images::Engine (real): API negotiation, listing and inspecting over t
   {
     http->answer = [](const util::HttpRequest& request) -> util::Result<util::HttpResponse> {
       return util::make_error(util::Errc::network,
-                              request.url + ": couldn't connect to server (permission denied)");
+                              request.url
+                                + ": failed to connect to docker port 80 after 0 ms: Couldn't "
+                                  "connect to server (permission denied)");
     };
     const auto refused = engine->connect("/run/docker.sock", call);
     REQUIRE_FALSE(refused);
     CHECK(refused.error().code == util::Errc::network);
     CHECK(refused.error().message
-          == "engine /run/docker.sock /version: couldn't connect to server (permission denied)");
+          == "engine /run/docker.sock /version: cannot connect: permission denied");
   }
   SECTION("an oversized or failing answer is an error")
   {
