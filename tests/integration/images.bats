@@ -369,3 +369,83 @@ EOF
   echo "$output"
   [[ "$output" == *"engine $dir/engine.sock /version: cannot connect: permission denied"* ]]
 }
+
+@test "images: htpasswd registry: password_file or docker_config; none is an error" {
+  start_registry htpasswd
+  pin=$(push_image app/basic v1)
+  podman_run basic "$REGISTRY/app/basic:v1"
+  printf '%s\n' "$REGISTRY_PASSWORD" >"$BATS_TEST_TMPDIR/password"
+  chmod 600 "$BATS_TEST_TMPDIR/password"
+  expect="[[check.expect]]
+container = \"basic\"
+image = \"$REGISTRY/app/basic:v1@$pin\""
+  config=$(write_config <<EOF
+$(check_header)
+username = "$REGISTRY_USER"
+password_file = "password"
+$expect
+EOF
+)
+  run -0 "$READYGATE" check --config "$config"
+  echo "$output"
+
+  config=$(write_config <<EOF
+$(check_header)
+$expect
+EOF
+)
+  run -2 "$READYGATE" check --config "$config"
+  echo "$output"
+  [[ "$output" == *"registry $REGISTRY: asks for credentials (Basic)"* ]]
+
+  auth=$(printf '%s:%s' "$REGISTRY_USER" "$REGISTRY_PASSWORD" | base64 -w0)
+  printf '{"auths": {"http://%s": {"auth": "%s"}}}\n' "$REGISTRY" "$auth" >"$BATS_TEST_TMPDIR/config.json"
+  chmod 600 "$BATS_TEST_TMPDIR/config.json"
+  config=$(write_config <<EOF
+$(check_header)
+docker_config = "config.json"
+$expect
+EOF
+)
+  run -0 "$READYGATE" check --config "$config"
+  echo "$output"
+  [[ "$output" != *"$REGISTRY_PASSWORD"* ]]
+}
+
+@test "images: token registry: anonymous tokens, and tokens for a user's password" {
+  start_registry token
+  pin=$(push_image app/token v1)
+  podman_run token "$REGISTRY/app/token:v1"
+  config=$(write_config <<EOF
+$(check_header)
+[[check.expect]]
+container = "token"
+image = "$REGISTRY/app/token:v1@$pin"
+EOF
+)
+  run -0 "$READYGATE" check --config "$config"
+  echo "$output"
+  # readygate asked once (service first; skopeo and podman ask with scope first) for the pin
+  # and the three probes: a token is kept while it is valid.
+  cat "$TOKEN_LOG"
+  [ "$(grep -c '^token /token?service=readygate-test-registry&scope=repository%3Aapp%2Ftoken%3Apull$' "$TOKEN_LOG")" -eq 1 ]
+
+  start_registry token-login
+  pin=$(push_image app/login v1)
+  podman_run login "$REGISTRY/app/login:v1"
+  export RG_TEST_REGISTRY_PASSWORD=$REGISTRY_PASSWORD
+  config=$(write_config <<EOF
+$(check_header)
+username = "$REGISTRY_USER"
+password_env = "RG_TEST_REGISTRY_PASSWORD"
+[[check.expect]]
+container = "login"
+image = "$REGISTRY/app/login:v1@$pin"
+EOF
+)
+  run -0 "$READYGATE" check --config "$config"
+  echo "$output"
+  RG_TEST_REGISTRY_PASSWORD=wrong-password run -2 "$READYGATE" check --config "$config"
+  echo "$output"
+  [[ "$output" == *"refused the credentials given (401)"* ]]
+}
