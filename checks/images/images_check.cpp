@@ -517,6 +517,7 @@ judge_expectation(const ImageExpectation& expectation,
       problems.push_back(
         {false,
          fmt::format("{}: cannot resolve the pin: {}", who, seen.resolution->error().message)});
+      found.push_back(fmt::format("pin not resolved: {}", seen.resolution->error().message));
     } else if ((*seen.resolution)->outcome == images::PinResolution::Outcome::unknown) {
       problems.push_back(
         {true,
@@ -614,7 +615,11 @@ judge_expectation(const ImageExpectation& expectation,
       }
     }
     const auto counts = digest_counts(seen.probes);
-    found.push_back(fmt::format("registry {}: {}", tag, counts.empty() ? "no answer" : counts));
+    auto answers = counts;
+    if (failed) {
+      answers += fmt::format("{}no answer: {}", counts.empty() ? "" : ", then ", failed->message);
+    }
+    found.push_back(fmt::format("registry {}: {}", tag, answers));
     if (unknown) {
       problems.push_back(
         {true,
