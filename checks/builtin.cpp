@@ -8,6 +8,7 @@
 #include <checks/http.hpp>
 #include <checks/images/images_check.hpp>
 #include <checks/tcp.hpp>
+#include <hook/util/table.hpp>
 
 #include <fmt/format.h>
 
@@ -39,12 +40,7 @@ builtin_check_kinds()
 const CheckKind*
 find_check_kind(std::string_view name)
 {
-  const auto it = std::lower_bound(
-    k_builtin_check_kinds.begin(),
-    k_builtin_check_kinds.end(),
-    name,
-    [](const CheckKind& kind, std::string_view wanted) { return kind.name < wanted; });
-  return it != k_builtin_check_kinds.end() && it->name == name ? &*it : nullptr;
+  return util::find_by_name(builtin_check_kinds(), name);
 }
 
 util::Result<std::vector<hook::PlannedCheck>>

@@ -1,5 +1,5 @@
 // The JSON report: one compact document, schema "readygate.report/1", documented field by field
-// in docs-reports.md. Fields are only ever added within a schema version, never renamed.
+// in the README (Reports, json). Fields are only ever added within a schema version, never renamed.
 #include "formats.hpp"
 
 #include <hook/outcome.hpp>

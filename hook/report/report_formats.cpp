@@ -1,7 +1,9 @@
 // THE table of report formats. Adding a format: its writer in hook/report/<name>.cpp, declared
 // in formats.hpp, one line here (keep the table sorted), a golden file per scenario in
-// tests/unit/golden and its section in docs-reports.md.
+// tests/unit/golden and its section under "Reports" in the README.
 #include "formats.hpp"
+
+#include <hook/util/table.hpp>
 
 #include <fmt/format.h>
 
@@ -34,12 +36,7 @@ report_formats()
 const ReportFormat*
 find_report_format(std::string_view name)
 {
-  const auto it = std::lower_bound(
-    k_report_formats.begin(),
-    k_report_formats.end(),
-    name,
-    [](const ReportFormat& format, std::string_view wanted) { return format.name < wanted; });
-  return it != k_report_formats.end() && it->name == name ? &*it : nullptr;
+  return util::find_by_name(report_formats(), name);
 }
 
 std::size_t

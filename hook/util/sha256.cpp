@@ -1,5 +1,7 @@
 #include "sha256.hpp"
 
+#include "text.hpp"
+
 #include <fmt/format.h>
 #include <openssl/evp.h>
 
@@ -14,21 +16,6 @@ namespace util {
 namespace {
 
 constexpr std::string_view k_hex_digits = "0123456789abcdef";
-
-int
-hex_value(char c)
-{
-  if (c >= '0' && c <= '9') {
-    return c - '0';
-  }
-  if (c >= 'a' && c <= 'f') {
-    return c - 'a' + 10;
-  }
-  if (c >= 'A' && c <= 'F') {
-    return c - 'A' + 10;
-  }
-  return -1;
-}
 
 } // namespace
 
@@ -52,8 +39,8 @@ sha256_from_hex(std::string_view hex)
     return std::nullopt;
   }
   for (std::size_t i = 0; i < digest.size(); ++i) {
-    const int high = hex_value(hex[2 * i]);
-    const int low = hex_value(hex[2 * i + 1]);
+    const int high = util::hex_digit(hex[2 * i]);
+    const int low = util::hex_digit(hex[2 * i + 1]);
     if (high < 0 || low < 0) {
       return std::nullopt;
     }

@@ -105,6 +105,21 @@ valid_utf8(std::string_view text)
   return out;
 }
 
+int
+hex_digit(char c)
+{
+  if (c >= '0' && c <= '9') {
+    return c - '0';
+  }
+  if (c >= 'a' && c <= 'f') {
+    return c - 'a' + 10;
+  }
+  if (c >= 'A' && c <= 'F') {
+    return c - 'A' + 10;
+  }
+  return -1;
+}
+
 std::string
 to_lower(std::string_view text)
 {

@@ -34,6 +34,9 @@ std::string valid_utf8(std::string_view text);
 // characters, line and paragraph separators (U+2028/9), the BOM, U+FFF9-B, U+FFFE/F.
 bool is_control_or_invisible(char32_t code_point);
 
+// Return the value of the hex digit `c` (either case), or -1.
+int hex_digit(char c);
+
 // Return `text` with ASCII letters lowercased.
 std::string to_lower(std::string_view text);
 

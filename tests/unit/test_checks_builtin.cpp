@@ -1,9 +1,12 @@
 #include "testutil.hpp"
 
 #include <checks/check_kind.hpp>
+#include <hook/report/reporter.hpp>
+#include <hook/util/table.hpp>
 
 #include <fmt/format.h>
 
+#include <array>
 #include <fstream>
 #include <map>
 #include <set>
@@ -127,4 +130,21 @@ TEST_CASE("README: each kind's section lists exactly the keys of its key table",
     }
     CHECK(readme_keys(kind.name) == declared);
   }
+}
+
+TEST_CASE("util::find_by_name: the one sorted-table lookup, over every table", "[checks]")
+{
+  CHECK(util::sorted_by_name(checks::builtin_check_kinds()));
+  CHECK(util::sorted_by_name(hook::report::report_formats()));
+  CHECK(util::find_by_name(checks::builtin_check_kinds(), "http")->name == "http");
+  CHECK(util::find_by_name(checks::builtin_check_kinds(), "httpx") == nullptr);
+  CHECK(util::find_by_name(hook::report::report_formats(), "tap")->name == "tap");
+  struct Row
+  {
+    std::string_view name;
+  };
+  const std::array unsorted = {Row{"b"}, Row{"a"}};
+  const std::array duplicated = {Row{"a"}, Row{"a"}};
+  CHECK_FALSE(util::sorted_by_name(std::span<const Row>(unsorted)));
+  CHECK_FALSE(util::sorted_by_name(std::span<const Row>(duplicated)));
 }

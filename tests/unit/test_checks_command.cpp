@@ -14,25 +14,25 @@ using hook::Status;
 
 namespace {
 
+const testutil::KindHarness<checks::CommandSpec> k_command{
+  "command", "cmd", &checks::parse_command};
+
 std::string
 config_with(std::string_view keys)
 {
-  return fmt::format("[[check]]\nid = \"cmd\"\nkind = \"command\"\n{}\n", keys);
+  return k_command.config(keys);
 }
 
 util::Result<checks::CommandSpec>
 parse(std::string_view keys)
 {
-  return checks::parse_command(testutil::spec_from(config_with(keys), "/etc/readygate"));
+  return k_command.parse(keys);
 }
 
 checks::CommandSpec
 parsed(std::string_view keys)
 {
-  auto spec = parse(keys);
-  INFO(testutil::error_message(spec));
-  REQUIRE(spec);
-  return std::move(*spec);
+  return k_command.parsed(keys);
 }
 
 // Require `keys` to be a config error whose message contains `detail` (and its position).
@@ -79,9 +79,8 @@ private:
 hook::CheckContext
 context_with(util::ProcessRunner* runner, std::chrono::milliseconds left = 10s)
 {
-  hook::CheckContext ctx;
-  ctx.deadline = util::Clock::now() + left;
-  ctx.probes.install(std::shared_ptr<util::ProcessRunner>(runner, [](util::ProcessRunner*) {}));
+  auto ctx = testutil::context(left);
+  testutil::install_fake(ctx, runner);
   return ctx;
 }
 

@@ -14,25 +14,24 @@ using hook::Status;
 
 namespace {
 
+const testutil::KindHarness<checks::HttpSpec> k_http{"http", "api", &checks::parse_http};
+
 std::string
 config_with(std::string_view keys)
 {
-  return fmt::format("[[check]]\nid = \"api\"\nkind = \"http\"\n{}\n", keys);
+  return k_http.config(keys);
 }
 
 util::Result<checks::HttpSpec>
 parse(std::string_view keys)
 {
-  return checks::parse_http(testutil::spec_from(config_with(keys), "/etc/readygate"));
+  return k_http.parse(keys);
 }
 
 checks::HttpSpec
 parsed(std::string_view keys)
 {
-  auto spec = parse(keys);
-  INFO(testutil::error_message(spec));
-  REQUIRE(spec);
-  return std::move(*spec);
+  return k_http.parsed(keys);
 }
 
 // Require `keys` to be a config error about `key` whose message contains `detail`.
@@ -89,9 +88,8 @@ private:
 hook::CheckContext
 context_with(util::HttpClient* client, std::chrono::milliseconds left = 5s)
 {
-  hook::CheckContext ctx;
-  ctx.deadline = util::Clock::now() + left;
-  ctx.probes.install(std::shared_ptr<util::HttpClient>(client, [](util::HttpClient*) {}));
+  auto ctx = testutil::context(left);
+  testutil::install_fake(ctx, client);
   return ctx;
 }
 

@@ -14,11 +14,12 @@ using hook::Status;
 
 namespace {
 
+const testutil::KindHarness<checks::TcpSpec> k_tcp{"tcp", "db", &checks::parse_tcp};
+
 util::Result<checks::TcpSpec>
 parse(std::string_view keys)
 {
-  return checks::parse_tcp(
-    testutil::spec_from(fmt::format("[[check]]\nid = \"db\"\nkind = \"tcp\"\n{}\n", keys)));
+  return k_tcp.parse(keys);
 }
 
 // A listening socket on 127.0.0.1; closed at scope exit.
@@ -55,9 +56,7 @@ private:
 hook::CheckContext
 context(std::chrono::milliseconds left = 2s)
 {
-  hook::CheckContext ctx;
-  ctx.deadline = util::Clock::now() + left;
-  return ctx;
+  return testutil::context(left);
 }
 
 } // namespace

@@ -5,6 +5,14 @@
 
 namespace testutil {
 
+hook::CheckContext
+context(std::chrono::milliseconds left)
+{
+  hook::CheckContext ctx;
+  ctx.deadline = util::Clock::now() + left;
+  return ctx;
+}
+
 std::vector<std::string>
 described(const std::vector<hook::Expectation>& expectations)
 {

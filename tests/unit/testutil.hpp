@@ -8,7 +8,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,6 +75,50 @@ std::string
 error_message(const util::Result<T>& result)
 {
   return result ? std::string() : result.error().message;
+}
+
+// The per-kind harness: one [[check]] of `kind` (id `id`) made of TOML key lines, parsed by the
+// kind's own spec parser; relative paths are taken from `base`.
+template <typename Spec>
+struct KindHarness
+{
+  std::string_view kind;
+  std::string_view id;
+  util::Result<Spec> (*parse_spec)(const config::CheckSpec&);
+  std::filesystem::path base = "/etc/readygate";
+
+  // Return the whole config text of the check.
+  std::string
+  config(std::string_view keys) const
+  {
+    return "[[check]]\nid = \"" + std::string(id) + "\"\nkind = \"" + std::string(kind) + "\"\n"
+           + std::string(keys) + "\n";
+  }
+  util::Result<Spec>
+  parse(std::string_view keys) const
+  {
+    return parse_spec(spec_from(config(keys), base));
+  }
+  // Return the parsed spec; the test fails on a config error.
+  Spec
+  parsed(std::string_view keys) const
+  {
+    auto spec = parse(keys);
+    INFO(error_message(spec));
+    REQUIRE(spec);
+    return std::move(*spec);
+  }
+};
+
+// Return a context with `left` until its deadline and no probe installed.
+hook::CheckContext context(std::chrono::milliseconds left = std::chrono::seconds(5));
+
+// Install `fake` (owned by the test, which outlives `ctx`'s use) as the probe P of `ctx`.
+template <typename P>
+void
+install_fake(hook::CheckContext& ctx, P* fake)
+{
+  ctx.probes.install(std::shared_ptr<P>(fake, [](P*) {}));
 }
 
 } // namespace testutil
