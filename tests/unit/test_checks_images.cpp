@@ -34,25 +34,22 @@ digest_of(std::string_view body)
 
 // --- Config ---
 
-std::string
-config_with(std::string_view keys)
-{
-  return fmt::format("[[check]]\nid = \"c\"\nkind = \"images\"\n{}\n", keys);
-}
+const testutil::KindHarness<checks::ImagesSpec> k_images{"images", "c", &checks::parse_images};
 
 util::Result<checks::ImagesSpec>
 parse(std::string_view keys, const std::filesystem::path& base = "/etc/readygate")
 {
-  return checks::parse_images(testutil::spec_from(config_with(keys), base));
+  auto harness = k_images;
+  harness.base = base;
+  return harness.parse(keys);
 }
 
 checks::ImagesSpec
 parsed(std::string_view keys, const std::filesystem::path& base = "/etc/readygate")
 {
-  auto spec = parse(keys, base);
-  INFO(testutil::error_message(spec));
-  REQUIRE(spec);
-  return std::move(*spec);
+  auto harness = k_images;
+  harness.base = base;
+  return harness.parsed(keys);
 }
 
 void
@@ -209,11 +206,10 @@ struct Fixture
 {
   std::shared_ptr<FakeEngine> engine = std::make_shared<FakeEngine>();
   std::shared_ptr<FakeRegistry> registry = std::make_shared<FakeRegistry>();
-  hook::CheckContext ctx;
+  hook::CheckContext ctx = testutil::context(10s);
 
   Fixture()
   {
-    ctx.deadline = util::Clock::now() + 10s;
     ctx.probes.install<im::Engine>(engine);
     ctx.probes.install<im::Registry>(registry);
   }
