@@ -261,6 +261,7 @@ read_pinned_file(const std::filesystem::path& path,
     return file;
   }
   file.references = images::scan_text(*text);
+  file.env_file = images::is_env_file(*text);
   for (auto& [name, value] : images::assignments_in(*text)) {
     variables[name] = std::move(value);
   }
@@ -729,7 +730,7 @@ evaluate_images(const ImagesSpec& spec, const ImagesObservation& observed)
           {{false, file.error->message}});
       continue;
     }
-    if (file.references.empty()) {
+    if (file.references.empty() && !file.env_file) {
       const auto why = fmt::format(
         "{}: no image reference found (is it a file that starts containers?)", file.path);
       add({file.path, "image references pinned by digest", "no image reference"}, {{false, why}});

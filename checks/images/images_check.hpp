@@ -116,6 +116,7 @@ struct PinnedFile
   std::string path;
   std::optional<util::Error> error; // could not be read or parsed
   std::vector<images::FoundReference> references;
+  bool env_file = false; // only sets variables: no reference in it is no error
 };
 
 // What was seen of the containers of one expectation.

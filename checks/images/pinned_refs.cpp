@@ -453,6 +453,24 @@ assignments_in(std::string_view text)
   return variables;
 }
 
+bool
+is_env_file(std::string_view text)
+{
+  bool any = false;
+  for (const auto& tokens : tokenize(text)) {
+    auto first = std::string_view(tokens.front().text);
+    if (first == "export" && tokens.size() > 1) {
+      first = tokens[1].text;
+    }
+    const auto eq = first.find('=');
+    if (eq == std::string_view::npos || !is_identifier(first.substr(0, eq))) {
+      return false;
+    }
+    any = true;
+  }
+  return any;
+}
+
 std::optional<std::string>
 expand_variables(std::string_view text,
                  const std::map<std::string, std::string>& variables,

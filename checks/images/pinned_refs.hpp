@@ -40,6 +40,11 @@ std::vector<FoundReference> scan_text(std::string_view text);
 // `Environment=NAME=value`) of the text file `text`, for expanding ${NAME} in references.
 std::map<std::string, std::string> assignments_in(std::string_view text);
 
+// Return true when every line of `text` that is not blank or a comment assigns a variable
+// (NAME=value or `export NAME=value`): an env file, which may hold no image reference at all
+// and only set the variables others use.
+bool is_env_file(std::string_view text);
+
 // Expand $NAME, ${NAME}, ${NAME:-default} and ${NAME-default} in `text` with `variables`
 // (`$$` is a literal `$`). nullopt, with `missing` set to the first variable that has neither a
 // value nor a default, when one cannot be expanded.

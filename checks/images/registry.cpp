@@ -579,10 +579,18 @@ resolve_pin(Registry& registry,
       if (os == nullptr || architecture == nullptr) {
         continue;
       }
-      Platform offered{util::to_lower(util::printable(*os)),
-                       normalise_architecture(util::printable(*architecture)),
-                       variant != nullptr ? util::to_lower(util::printable(*variant)) : ""};
-      seen.push_back(format_platform(offered));
+      // Shown in messages: escaped and cut short.
+      const auto field = [](std::string_view text) {
+        return util::to_lower(util::printable(text.substr(0, 32)));
+      };
+      Platform offered{field(*os),
+                       normalise_architecture(field(*architecture)),
+                       variant != nullptr ? field(*variant) : ""};
+      if (seen.size() < 10) {
+        seen.push_back(format_platform(offered));
+      } else if (seen.size() == 10) {
+        seen.emplace_back("...");
+      }
       if (chosen || offered.os != platform.os || offered.architecture != platform.architecture
           || (!platform.variant.empty() && offered.variant != platform.variant)) {
         continue;

@@ -709,11 +709,24 @@ TEST_CASE("checks::run_images: references without a digest fail with file:line",
     CHECK(result.status == Status::pass);
     CHECK_THAT(result.message, Catch::Contains("1 references in 1 files pinned by digest"));
   }
+  SECTION("an env file that only sets variables is no error")
+  {
+    testutil::write_file(dir.path() / "compose.yaml",
+                         "services:\n  api:\n    image: app/api:${TAG}@${DIGEST}\n");
+    testutil::write_file(dir.path() / "versions.env",
+                         "# the release\nexport TAG=1.4\nDIGEST=sha256:" + std::string(64, 'b')
+                           + "\n");
+    spec = parsed(R"(pinned_refs = ["compose.yaml", "versions.env"])", dir.path());
+    result = fixture.run(spec);
+    INFO(all_findings(result));
+    CHECK(result.status == Status::pass);
+  }
   SECTION("a missing file, a file without references and broken YAML are errors")
   {
     testutil::write_file(dir.path() / "empty.yaml", "services: {}\n");
     testutil::write_file(dir.path() / "broken.yaml", "services: [\n");
-    for (const auto* name : {"missing.yaml", "empty.yaml", "broken.yaml"}) {
+    testutil::write_file(dir.path() / "app.service", "[Service]\nExecStart=/usr/bin/app\n");
+    for (const auto* name : {"missing.yaml", "empty.yaml", "broken.yaml", "app.service"}) {
       INFO(name);
       spec = parsed(fmt::format("pinned_refs = [\"{}\"]", name), dir.path());
       result = fixture.run(spec);
