@@ -4,9 +4,11 @@
 #include "check_kind.hpp"
 
 #include <checks/command.hpp>
+#include <checks/database.hpp>
 #include <checks/files/files_check.hpp>
 #include <checks/http.hpp>
 #include <checks/images/images_check.hpp>
+#include <checks/migrations/migrations_check.hpp>
 #include <checks/tcp.hpp>
 #include <hook/util/table.hpp>
 
@@ -22,9 +24,11 @@ namespace {
 // clang-format off
 constexpr std::array k_builtin_check_kinds = {
   CheckKind{"command", "run a command; expect its exit code and output",        &command_keys,        &create_command_check},
+  CheckKind{"database", "connect to a database; expect latency and connection headroom", &database_keys, &create_database_check},
   CheckKind{"files",   "compare the application tree with the release manifest", &files::files_keys,   &create_files_check},
   CheckKind{"http",    "request a URL; expect its status, headers and body",     &http_keys,           &create_http_check},
   CheckKind{"images",  "containers run their pinned digests; references pinned; registry consistent", &images_keys, &create_images_check},
+  CheckKind{"migrations", "compare the schema migration history with the release", &migrations::migrations_keys, &migrations::create_migrations_check},
   CheckKind{"tcp",     "connect to host:port within the timeout",                &tcp_keys,            &create_tcp_check},
 };
 // clang-format on

@@ -46,6 +46,9 @@ public:
 // Return an Error with `code` and `message`.
 Error make_error(Errc code, std::string message);
 
+// Return `error` with "`context`: " put in front of its message.
+Error with_context(Error error, std::string_view context);
+
 // Called by Result::value() on an error (found by ADL); throws Fatal.
 [[noreturn]] void throw_exception_from_error(const Error& error,
                                              const boost::source_location& location);

@@ -265,8 +265,11 @@ TOML
 
 @test "the bundled demo passes, and fails with exit 1 once a file is removed" {
   require_program python3
+  require_program sqlite3
   demo="$BATS_TEST_TMPDIR/demo"
   cp -a "$RG_SOURCE_DIR/examples/demo" "$demo"
+  "$demo/make-db" "$BATS_TEST_TMPDIR/demo.db"
+  export READYGATE_DEMO_DB="$BATS_TEST_TMPDIR/demo.db"
   # The demo's fixed port may be taken by a demo started by hand: then use that one.
   if ! (exec 3<>/dev/tcp/127.0.0.1/18471) 2>/dev/null; then
     start_server "$demo/app/bin/start"
@@ -280,6 +283,11 @@ TOML
   echo "$output"
   [ "$status" -eq 1 ]
   [[ "$output" == *"public/css/site.css"* ]]
+  sqlite3 "$READYGATE_DEMO_DB" "DELETE FROM schema_migrations WHERE version = '20240612143000'"
+  run "$READYGATE" check --config "$demo/readygate.toml" --only schema
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"1 pending (20240612143000)"* ]]
 }
 
 @test "retrying checks are logged on stderr; the report stays on stdout" {

@@ -77,6 +77,23 @@ EOF
   [[ "$output" == *"exit code: expected 0, found 3"* ]]
 }
 
+@test "command: exit code 0 fails when another code is expected" {
+  # grep exits 1 when it finds nothing: the check expects 1, so an error in the log (0) fails.
+  echo "ERROR: migration 42 failed" >"$BATS_TEST_TMPDIR/app.log"
+  config=$(write_config <<EOF
+[[check]]
+id = "no-errors-logged"
+kind = "command"
+argv = ["grep", "-q", "ERROR", "$BATS_TEST_TMPDIR/app.log"]
+exit_code = 1
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"exit code: expected 1, found 0"* ]]
+}
+
 @test "command: stdout without the expected string fails, in json too" {
   config=$(write_config <<'EOF'
 [[check]]

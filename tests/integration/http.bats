@@ -45,6 +45,18 @@ EOF
   [[ "$output" == *"status: expected 200, found 503"* ]]
 }
 
+@test "http: another 2xx than the expected status fails (exit 1)" {
+  start_http_server "$ROOT"
+  config=$(http_config <<EOF
+url = "http://127.0.0.1:$HTTP_PORT/status/204"
+EOF
+)
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"status: expected 200, found 204"* ]]
+}
+
 @test "http: a status from the list passes" {
   start_http_server "$ROOT"
   config=$(http_config <<EOF

@@ -106,6 +106,50 @@ EOF
   refute_secret "$output"
 }
 
+@test "secrets: database DSNs from dsn_env and dsn_file (a wrong password) are never printed" {
+  start_postgres
+  export RG_TEST_DSN="postgresql://app:$ENV_SECRET@127.0.0.1:$PG_PORT/app"
+  printf 'postgresql://app:%s@127.0.0.1:%s/app\n' "$FILE_SECRET" "$PG_PORT" >"$BATS_TEST_TMPDIR/dsn"
+  chmod 600 "$BATS_TEST_TMPDIR/dsn"
+  config=$(write_config <<EOF
+[[check]]
+id = "db"
+kind = "database"
+driver = "postgres"
+dsn_env = "RG_TEST_DSN"
+
+[[check]]
+id = "schema"
+kind = "migrations"
+driver = "postgres"
+tool = "flyway"
+dsn_file = "$BATS_TEST_TMPDIR/dsn"
+expected = ["1"]
+EOF
+)
+  for format in human json junit tap prometheus; do
+    run --separate-stderr "$READYGATE" check --config "$config" --format "$format"
+    echo "$format: $output"
+    echo "stderr: $stderr"
+    [ "$status" -eq 2 ]
+    refute_secret "$output"
+    refute_secret "$stderr"
+    case $format in
+      human | tap) [[ "$output" == *'password authentication failed for user'* ]] ;;
+    esac
+  done
+  # The same DSNs with the right password pass: the secrets did reach the server.
+  export RG_TEST_DSN=$PG_DSN
+  pg_admin -c "CREATE TABLE flyway_schema_history (installed_rank INT PRIMARY KEY, version VARCHAR(50),
+    description VARCHAR(200), type VARCHAR(20), script VARCHAR(1000), checksum INT, success BOOLEAN)" \
+    -c "INSERT INTO flyway_schema_history VALUES (1, '1', 'init', 'SQL', 'V1__init.sql', 1, true)" \
+    -c "ALTER TABLE flyway_schema_history OWNER TO app"
+  printf '%s\n' "$PG_DSN" >"$BATS_TEST_TMPDIR/dsn"
+  run "$READYGATE" check --config "$config"
+  echo "$output"
+  [ "$status" -eq 0 ]
+}
+
 # An images check on the registry of start_registry with `credentials` (TOML lines), no engine.
 images_secret_config() {
   write_config <<EOF

@@ -33,9 +33,11 @@ namespace {
 // clang-format off
 const std::map<std::string_view, std::string_view> k_minimal_specs = {
   {"command", "argv = [\"true\"]"},
+  {"database", "driver = \"postgres\"\ndsn_env = \"DATABASE_URL\""},
   {"files",   "root = \"/srv/app\"\nmanifest = \"/srv/app.manifest\""},
   {"http",    "url = \"http://127.0.0.1:8080/health\""},
   {"images",  "pinned_refs = \"/srv/app/compose.yaml\""},
+  {"migrations", "driver = \"postgres\"\ntool = \"flyway\"\ndsn_env = \"DATABASE_URL\"\nexpected = [\"1\"]"},
   {"tcp",     "address = \"127.0.0.1:8080\""},
 };
 // clang-format on
@@ -74,7 +76,7 @@ TEST_CASE("checks::instantiate: unknown kind is a config error listing the kinds
   CHECK(planned.error().code == util::Errc::config);
   CHECK_THAT(planned.error().message,
              Catch::StartsWith(
-               "r.toml:1:1: check \"x\": unknown kind \"filez\" (expected one of: command, files"));
+               "r.toml:1:1: check \"x\": unknown kind \"filez\" (expected one of: command, database, files"));
 }
 
 namespace {

@@ -246,6 +246,11 @@ TEST_CASE("checks::evaluate_command: another exit code fails with expected and f
   CHECK(several.status == Status::fail);
   REQUIRE(several.findings.size() == 1);
   CHECK(several.findings[0].expected == "0 or 2");
+
+  // 0 is not special: a check that expects a non-zero code ("grep finds no error") fails on 0.
+  const auto zero = checks::evaluate_command(parsed("argv = [\"x\"]\nexit_code = 1"), exited(0));
+  CHECK(zero.status == Status::fail);
+  CHECK(zero.message == "exit code 0 (expected 1)");
 }
 
 TEST_CASE("checks::evaluate_command: death by a signal fails, naming the signal", "[command]")
@@ -286,6 +291,14 @@ stderr_contains = "warming done")");
   CHECK(empty.status == Status::fail);
   REQUIRE(empty.findings.size() == 1);
   CHECK(empty.findings[0].found == "(empty)");
+
+  // A command that printed nothing is judged too: a pattern it should have matched fails.
+  const auto silent =
+    checks::evaluate_command(parsed("argv = [\"x\"]\nstdout_matches = 'ready'"), exited(0));
+  CHECK(silent.status == Status::fail);
+  REQUIRE(silent.findings.size() == 1);
+  CHECK(silent.findings[0].expected == "matches \"ready\"");
+  CHECK(silent.findings[0].found == "(empty)");
 }
 
 TEST_CASE("checks::evaluate_command: '^' and '$' anchor the whole output, not each line",

@@ -191,12 +191,29 @@ TEST_CASE("checks::files::evaluate_files: each kind of damage is a finding", "[f
                  "sha256 " + util::to_hex(util::sha256("<?php")),
                  "sha256 " + util::to_hex(util::sha256("<?PHP"))}};
   }
+  SECTION("content: digests that differ in their last byte only")
+  {
+    auto changed = file_entry("app/index.php", "<?php");
+    auto& digest = *changed.sha256;
+    digest.back() = static_cast<std::uint8_t>(digest.back() ^ 1U);
+    replace(walk, changed);
+    expected = {{"app/index.php",
+                 "sha256 " + util::to_hex(util::sha256("<?php")),
+                 "sha256 " + util::to_hex(digest)}};
+  }
   SECTION("size (no hash needed)")
   {
     auto longer = file_entry("app/index.php", "<?php ");
     longer.sha256.reset();
     replace(walk, longer);
     expected = {{"app/index.php", "size 5", "size 6"}};
+  }
+  SECTION("size: a file cut short")
+  {
+    auto shorter = file_entry("app/index.php", "<?p");
+    shorter.sha256.reset();
+    replace(walk, shorter);
+    expected = {{"app/index.php", "size 5", "size 3"}};
   }
   SECTION("mode and owner")
   {
@@ -207,21 +224,64 @@ TEST_CASE("checks::files::evaluate_files: each kind of damage is a finding", "[f
     expected = {{"app/lib.php", "mode 0644", "mode 4755"},
                 {"app/lib.php", "owner 0:0", "owner 33:34"}};
   }
+  SECTION("owner: the group alone")
+  {
+    auto changed = file_entry("app/lib.php", "lib");
+    changed.gid = 34;
+    replace(walk, changed);
+    expected = {{"app/lib.php", "owner 0:0", "owner 0:34"}};
+  }
   SECTION("symlink target, never followed")
   {
     replace(walk, symlink_entry("current", "/etc"));
     expected = {{"current", "symlink to app", "symlink to /etc"}};
+  }
+  SECTION("symlink target of the same length")
+  {
+    replace(walk, symlink_entry("current", "tmp"));
+    expected = {{"current", "symlink to app", "symlink to tmp"}};
   }
   SECTION("type")
   {
     replace(walk, symlink_entry("app/index.php", "/etc/passwd"));
     expected = {{"app/index.php", "file", "symlink to /etc/passwd"}};
   }
+  SECTION("type: a fifo or a directory where a file was, with the file's mode and owner")
+  {
+    auto fifo = file_entry("app/lib.php", "");
+    fifo.type = EntryType::fifo;
+    fifo.sha256.reset();
+    auto dir = dir_entry("app/index.php");
+    dir.mode = 0644;
+    replace(walk, fifo);
+    replace(walk, dir);
+    expected = {{"app/index.php", "file", "dir"}, {"app/lib.php", "file", "fifo"}};
+  }
   const auto result = checks::files::evaluate_files(FilesSpec{}, manifest, walk);
   INFO(describe(result.findings));
   CHECK(result.status == Status::fail);
   CHECK(texts(result.findings) == texts(expected));
   CHECK(result.findings_omitted == 0);
+}
+
+TEST_CASE(
+  "checks::files::evaluate_files: a setuid, setgid or sticky bit alone is a finding, in octal",
+  "[files]")
+{
+  // A setuid bit appearing on a binary is the damage an attacker leaves behind.
+  const auto manifest = release_manifest();
+  const std::pair<std::uint32_t, std::string> cases[] = {
+    {04644, "mode 4644"}, {02644, "mode 2644"}, {01644, "mode 1644"}};
+  for (const auto& [mode, shown] : cases) {
+    INFO(shown);
+    auto walk = as_released();
+    replace(walk, file_entry("app/lib.php", "lib", mode));
+    const auto result = checks::files::evaluate_files(FilesSpec{}, manifest, walk);
+    INFO(describe(result.findings));
+    CHECK(result.status == Status::fail);
+    CHECK(texts(result.findings)
+          == texts(std::vector<hook::Finding>{{"app/lib.php", "mode 0644", shown}}));
+  }
 }
 
 TEST_CASE("checks::files::evaluate_files: the message counts, findings are sorted and capped",

@@ -240,6 +240,24 @@ TEST_CASE("checks::evaluate_http: another status is a fail with expected and fou
   CHECK(several.findings[0].expected == "200 or 204");
 }
 
+TEST_CASE("checks::evaluate_http: a success status other than the expected one is a fail", "[http]")
+{
+  // 2xx is not "close enough": 204 may be an empty maintenance answer, 201 a different endpoint.
+  const auto no_content =
+    checks::evaluate_http(parsed(R"(url = "http://h/health")"), answer(204, ""));
+  CHECK(no_content.status == Status::fail);
+  REQUIRE(no_content.findings.size() == 1);
+  CHECK(no_content.findings[0].expected == "200");
+  CHECK(no_content.findings[0].found == "204");
+
+  const auto listed =
+    checks::evaluate_http(parsed("url = \"http://h/\"\nstatus = [201, 202]"), answer(200, "ok"));
+  CHECK(listed.status == Status::fail);
+  REQUIRE(listed.findings.size() == 1);
+  CHECK(listed.findings[0].expected == "201 or 202");
+  CHECK(listed.findings[0].found == "200");
+}
+
 TEST_CASE(
   "checks::evaluate_http: a body without the expected text is a fail showing an escaped excerpt",
   "[http]")
@@ -334,6 +352,13 @@ TEST_CASE("checks::evaluate_http: a pattern is never judged on a truncated body"
 
   // The whole body: judged.
   CHECK(checks::evaluate_http(spec, answer(200, "OK")).status == Status::pass);
+
+  // Not only '$': a lookahead would also be judged at the cut, and pass on "OK" of "OK, degraded".
+  const auto lookahead =
+    parsed("url = \"http://h/\"\nbody_matches = 'OK(?!.*degraded)'\nbody_limit = 2");
+  truncated.status = 200;
+  CHECK(checks::evaluate_http(lookahead, truncated).status == Status::error);
+  CHECK(checks::evaluate_http(lookahead, answer(200, "OK, degraded")).status == Status::fail);
 }
 
 TEST_CASE("checks::evaluate_http: '^' and '$' anchor the whole body, not each line", "[http]")
@@ -359,7 +384,7 @@ TEST_CASE("checks::evaluate_http: a file URL passes on its content alone", "[htt
 }
 
 TEST_CASE(
-  "checks::evaluate_http_error: no answer is an error; a bad certificate or a missing file a fail",
+  "checks::evaluate_http_error: no answer is an error, a bad certificate or a missing file a fail",
   "[http]")
 {
   const auto spec = parsed(R"(url = "https://127.0.0.1/")");

@@ -88,10 +88,15 @@ TEST_CASE("checks::parse_tcp: a bad address is a config error naming the key", "
   CHECK_THAT(missing.error().message, Catch::Contains("missing key \"address\""));
   const auto unknown = parse("adress = \"127.0.0.1:80\"");
   REQUIRE_FALSE(unknown);
-  CHECK_THAT(unknown.error().message, Catch::Contains("unknown key \"adress\""));
+  CHECK_THAT(unknown.error().message,
+             Catch::Contains("unknown key \"adress\" (did you mean \"address\"?)"));
+  // A NUL byte would cut the C string: "127.0.0.1:80" would be checked, not what was written.
+  const auto nul = parse("address = \"127.0.0.1:80\\u0000.evil:81\"");
+  REQUIRE_FALSE(nul);
+  CHECK_THAT(nul.error().message, Catch::Contains("key \"address\": the address has a NUL byte"));
 }
 
-TEST_CASE("checks::evaluate_tcp: connected passes; anything else is an error", "[tcp]")
+TEST_CASE("checks::evaluate_tcp: connected passes, anything else is an error", "[tcp]")
 {
   const checks::TcpSpec spec{{"::1", 443}};
   const auto passed = checks::evaluate_tcp(spec, std::chrono::milliseconds(3));
@@ -103,6 +108,13 @@ TEST_CASE("checks::evaluate_tcp: connected passes; anything else is an error", "
                            util::make_error(util::Errc::network, "[::1]:443: connection refused")));
   CHECK(refused.status == Status::error);
   CHECK(refused.message == "[::1]:443: connection refused");
+  // No answer in time is not a pass: nothing was seen to accept connections.
+  const auto timed_out =
+    checks::evaluate_tcp(spec,
+                         util::Result<std::chrono::milliseconds>(util::make_error(
+                           util::Errc::timeout, "[::1]:443: no connection within 3s")));
+  CHECK(timed_out.status == Status::error);
+  CHECK(timed_out.message == "[::1]:443: no connection within 3s");
 }
 
 TEST_CASE("checks::create_tcp_check: run passes on a listening port, errors on a closed one",

@@ -94,7 +94,7 @@ TEST_CASE("hook::run_checks: results in config order, verdict and exit code", "[
   CHECK_FALSE(summary.deadline_reached);
 }
 
-TEST_CASE("hook::verdict_of: error outranks fail outranks pass; skip counts as pass", "[runner]")
+TEST_CASE("hook::verdict_of: error outranks fail outranks pass, skip counts as pass", "[runner]")
 {
   const auto with = [](std::vector<Status> statuses) {
     std::vector<hook::ReportedResult> results;
@@ -283,6 +283,30 @@ TEST_CASE("hook::run_checks: dependencies wait, and skip when they do not pass",
   CHECK(summary.results[3].result.status == Status::skip);
   CHECK(summary.results[3].result.message == "dependency \"broken\" did not pass (fail)");
   CHECK(summary.verdict == Status::fail);
+}
+
+TEST_CASE(
+  "hook::run_checks: a dependency that errored, or was skipped itself, holds back dependents",
+  "[runner]")
+{
+  // The database could not be verified: the schema check on it must not run, nor what needs the
+  // schema (skipped in turn, which is not a pass).
+  const auto schema = returning(Status::pass);
+  const auto api = returning(Status::pass);
+  auto on_db = planned("schema", schema);
+  on_db.depends_on = {"db"};
+  auto on_schema = planned("api", api);
+  on_schema.depends_on = {"schema"};
+  const auto summary =
+    hook::run_checks({planned("db", returning(Status::error)), on_db, on_schema}, {}, options());
+  REQUIRE(summary.results.size() == 3);
+  CHECK(summary.results[1].result.status == Status::skip);
+  CHECK(summary.results[1].result.message == "dependency \"db\" did not pass (error)");
+  CHECK(summary.results[2].result.status == Status::skip);
+  CHECK(summary.results[2].result.message == "dependency \"schema\" did not pass (skip)");
+  CHECK(schema->attempts() == 0);
+  CHECK(api->attempts() == 0);
+  CHECK(summary.verdict == Status::error);
 }
 
 TEST_CASE("hook::run_checks: unselected checks are skipped and do not block dependents", "[runner]")

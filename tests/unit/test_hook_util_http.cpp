@@ -310,7 +310,7 @@ TEST_CASE("util::CurlHttpClient::perform: talks HTTP over a unix socket", "[http
 }
 
 TEST_CASE(
-  "util::CurlHttpClient::perform: file:// reads a file with status 0; a missing one is Errc::io",
+  "util::CurlHttpClient::perform: file:// reads a file with status 0, a missing one is Errc::io",
   "[http]")
 {
   testutil::TempDir dir;
@@ -402,7 +402,7 @@ TEST_CASE("util::CurlHttpClient::perform: messages never show a URL's userinfo o
 }
 
 TEST_CASE(
-  "util::CurlHttpClient::perform: a certificate that does not verify is named; tls_verify and "
+  "util::CurlHttpClient::perform: a certificate that does not verify is named, tls_verify and "
   "ca_file accept it",
   "[http]")
 {

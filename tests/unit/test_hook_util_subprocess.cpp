@@ -380,11 +380,12 @@ TEST_CASE("util::SystemProcessRunner::run: a stop request kills the command", "[
   std::stop_source source;
   auto request = shell("sleep 30", 20s);
   request.stop = source.get_token();
+  // Timed from before the stopper starts its 200 ms, or the bound below races with it.
+  const auto start = std::chrono::steady_clock::now();
   std::thread stopper([&] {
     std::this_thread::sleep_for(200ms);
     source.request_stop();
   });
-  const auto start = std::chrono::steady_clock::now();
   auto outcome = runner.run(request);
   const auto took = elapsed_since(start);
   stopper.join();

@@ -111,7 +111,7 @@ fill_accept_queue(std::uint16_t port)
 
 } // namespace
 
-TEST_CASE("util::parse_host_port: names, IPv4, bracketed IPv6; rejects the rest", "[tcp]")
+TEST_CASE("util::parse_host_port: names, IPv4 and bracketed IPv6, rejects the rest", "[tcp]")
 {
   const auto name = util::parse_host_port("db.internal:5432");
   REQUIRE(name);
@@ -188,10 +188,8 @@ TEST_CASE("util::tcp_connect: no answer within the timeout is Errc::timeout, on 
 {
   const auto [listener, port] = listen_on_loopback(0);
   const auto held = fill_accept_queue(port);
-  if (held.empty()) {
-    WARN("the kernel never dropped a SYN for a full accept queue; timeout not tested");
-    return;
-  }
+  // A test that cannot set up its case fails: it must never pass without having looked.
+  REQUIRE_FALSE(held.empty()); // the kernel drops SYNs for a full accept queue
   const auto started = std::chrono::steady_clock::now();
   const auto connected = util::tcp_connect("127.0.0.1", port, 300ms);
   const auto took = std::chrono::steady_clock::now() - started;
@@ -206,10 +204,7 @@ TEST_CASE("util::tcp_connect: a stop request cancels a hanging connect", "[tcp]"
 {
   const auto [listener, port] = listen_on_loopback(0);
   const auto held = fill_accept_queue(port);
-  if (held.empty()) {
-    WARN("the kernel never dropped a SYN for a full accept queue; cancellation not tested");
-    return;
-  }
+  REQUIRE_FALSE(held.empty()); // the kernel drops SYNs for a full accept queue
   std::stop_source stop;
   std::jthread stopper([&stop] {
     std::this_thread::sleep_for(150ms);

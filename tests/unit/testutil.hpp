@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -63,6 +64,12 @@ std::vector<std::string> described(const std::vector<hook::Expectation>& expecta
 
 // Write `content` to `path`, creating parent directories.
 void write_file(const std::filesystem::path& path, std::string_view content);
+
+// Run `body` in a forked child without root's privileges and return what it returned: as root
+// (which reads through chmod 000, and is how CI runs) the child first becomes nobody (uid and gid
+// 65534, no supplementary groups). `body` must not use Catch assertions; the caller judges what
+// it returns. Fails the test when the child cannot drop root or does not end normally.
+std::string run_unprivileged(const std::function<std::string()>& body);
 
 // Parse `toml` (a whole config) and return its only check's spec; relative paths in it are
 // taken from `base_directory`. Fails the test on a config error.

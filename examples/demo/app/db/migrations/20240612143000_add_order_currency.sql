@@ -1,0 +1,5 @@
+-- migrate:up
+ALTER TABLE orders ADD COLUMN currency TEXT NOT NULL DEFAULT 'EUR';
+
+-- migrate:down
+ALTER TABLE orders DROP COLUMN currency;
