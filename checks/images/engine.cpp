@@ -254,7 +254,7 @@ private:
             "cannot connect: {}", error.message.substr(open + 2, error.message.size() - open - 3));
         }
       }
-      return in_context(std::move(error), what(socket, path));
+      return util::with_context(std::move(error), what(socket, path));
     }
     if (response->body_truncated) {
       return util::make_error(

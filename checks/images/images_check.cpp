@@ -389,7 +389,7 @@ run_images(const ImagesSpec& spec, const hook::CheckContext& ctx)
       password = *read;
       secrets.push_back(std::move(*read));
     } else {
-      credentials_error = images::in_context(std::move(read).error(), "registry password");
+      credentials_error = util::with_context(std::move(read).error(), "registry password");
     }
   }
   if (spec.docker_config) {
@@ -399,7 +399,7 @@ run_images(const ImagesSpec& spec, const hook::CheckContext& ctx)
     if (read) {
       docker_config = std::move(*read);
     } else {
-      credentials_error = images::in_context(std::move(read).error(), "docker_config");
+      credentials_error = util::with_context(std::move(read).error(), "docker_config");
     }
   }
 

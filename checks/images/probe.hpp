@@ -5,14 +5,11 @@
 
 #include <hook/util/duration.hpp>
 #include <hook/util/http.hpp>
-#include <hook/util/result.hpp>
 
 #include <algorithm>
 #include <chrono>
 #include <memory>
 #include <stop_token>
-#include <string>
-#include <string_view>
 
 namespace checks::images {
 
@@ -33,13 +30,5 @@ struct Call
     return std::max(left, std::chrono::milliseconds(1));
   }
 };
-
-// Return `error` with "`context`: " put in front of its message.
-inline util::Error
-in_context(util::Error error, std::string_view context)
-{
-  error.message = std::string(context) + ": " + error.message;
-  return error;
-}
 
 } // namespace checks::images

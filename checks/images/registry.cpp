@@ -413,7 +413,7 @@ private:
     const auto shown_realm = util::redact_url(realm->second);
     auto response = call.http->perform(request);
     if (!response) {
-      return in_context(std::move(response).error(), fmt::format("{}: token", where));
+      return util::with_context(std::move(response).error(), fmt::format("{}: token", where));
     }
     if (response->status == 401 || response->status == 403) {
       return util::make_error(

@@ -312,7 +312,7 @@ services:
   CHECK((*found)[2].text == "postgres:15");
 }
 
-TEST_CASE("images::scan_yaml: Kubernetes manifests, several documents; errors with a position",
+TEST_CASE("images::scan_yaml: Kubernetes manifests, several documents, errors with a position",
           "[images]")
 {
   const auto found = im::scan_yaml(R"(apiVersion: apps/v1
@@ -389,7 +389,8 @@ Environment="OTHER=1" "SIDECAR_IMAGE=app/sidecar"
   CHECK(script[2].text == "app/z:3");
 }
 
-TEST_CASE("images::expand_variables: ${NAME}, defaults, $$ and what is missing", "[images]")
+TEST_CASE("images::expand_variables: braces, defaults, a doubled dollar and what is missing",
+          "[images]")
 {
   const std::map<std::string, std::string> variables = {{"TAG", "1.4"}, {"EMPTY", ""}};
   std::string missing;
@@ -469,7 +470,7 @@ TEST_CASE("checks::parse_images: every mistake is a config error with a position
 
 // --- Judgement over fake probes ---
 
-TEST_CASE("checks::run_images: classic engines report the config digest; a pass lists every pin",
+TEST_CASE("checks::run_images: classic engines report the config digest, a pass lists every pin",
           "[images]")
 {
   Fixture fixture;
@@ -513,7 +514,7 @@ TEST_CASE("checks::run_images: a container on another image fails with both dige
   CHECK(fixture.registry->resolves == 0); // no tag: nothing to probe
 }
 
-TEST_CASE("checks::run_images: the containerd store reports the pin itself; no registry needed",
+TEST_CASE("checks::run_images: the containerd store reports the pin itself, no registry needed",
           "[images]")
 {
   Fixture fixture;
@@ -635,7 +636,7 @@ TEST_CASE("checks::run_images: tags that flap or drift fail listing every digest
   }
 }
 
-TEST_CASE("checks::run_images: missing, stopped and unexpected containers; engine errors",
+TEST_CASE("checks::run_images: missing, stopped and unexpected containers, engine errors",
           "[images]")
 {
   Fixture fixture;
