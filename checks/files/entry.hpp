@@ -32,11 +32,19 @@ struct Entry
   std::uint64_t size = 0; // bytes of a file, length of a symlink's target; 0 for the rest
   std::optional<util::Sha256Digest> sha256; // a manifest's files always; a walk's when hashed
   std::string target;                       // a symlink's target, raw bytes; empty for the rest
+  std::uint64_t rdev = 0; // a char or block device's number (st_rdev); 0 for the rest
+  // Where a walk found it (st_dev, st_ino), so a later look can tell it is the same inode; not
+  // part of a manifest, 0 there.
+  std::uint64_t device = 0;
+  std::uint64_t inode = 0;
 };
 
-// Entries of a manifest or a walk. A deque: it grows without the doubling copies of a vector
-// (100k entries stay one copy), and appending never moves an element, so hashing workers can
-// fill in an entry while the walk goes on.
+// Return true when path `a` (followed by '/' when `a_inside`) sorts before path `b` (followed by
+// '/' when `b_inside`), bytewise: the manifest's order, in which the contents of directory "d"
+// come where "d/" sorts (after "d-x" and "d.x", before "d0").
+bool path_order_less(std::string_view a, bool a_inside, std::string_view b, bool b_inside);
+
+// Entries of a manifest or a walk, collected (tests and small trees; the check streams them).
 using Entries = std::deque<Entry>;
 
 } // namespace checks::files

@@ -1,15 +1,17 @@
 // The `files` kind: is the application tree exactly the release? The tree under `root` is walked
 // (never following a symlink inside it) and compared with the release manifest written by
 // `readygate manifest create`: missing entries, extra entries, and modified ones (type, mode,
-// owner uid:gid, size, SHA-256 of the content, symlink target). mtime is never compared: a deploy
-// rewrites it without changing the release.
+// owner uid:gid, size, SHA-256 of the content, symlink target, device number). mtime is never
+// compared: a deploy rewrites it without changing the release. The manifest and the walk are
+// both in manifest order and compared as a merge: memory does not grow with the tree.
 //
 // fail:  the manifest was read and verified, the whole tree was observed, and something differs
 //        (or `manifest_sha256` pins a different manifest).
-// error: the manifest is missing, unreadable, truncated or edited (its #digest does not match),
-//        the root cannot be opened, any path could not be read (EACCES, EIO, vanished mid-walk),
-//        or the deadline / a stop came first. Error outranks fail: damage found next to an
-//        unreadable path is reported in the findings, with status error.
+// error: the manifest is missing, unreadable, not a regular file, too large, truncated or edited
+//        (its #digest does not match, found at its end after the comparison), the root cannot be
+//        opened, any path could not be read (EACCES, EIO, vanished mid-walk, longer than the
+//        walk's limit), or the deadline / a stop came first. Error outranks fail: damage found next
+//        to an unreadable path is reported in the findings, with status error.
 //
 //   [[check]]
 //   id = "app-files"
@@ -20,10 +22,11 @@
 //   allow_extra = ["var/cache/**", "*.pid"]           # extra paths that are not reported
 //   ignore = ["owner"]                                # of "owner", "mode", "content"
 //   max_findings = 20
-//   workers = 0                                       # hashing threads; 0: one per core
+//   workers = 0                                       # walking threads; 0: one per core
 //
 // Paths matching the manifest's own #exclude globs are not walked. A manifest lying inside the
-// root is left out of the comparison (it cannot record its own digest).
+// root (by its path as written) is left out of the comparison (it cannot record its own digest)
+// only as a regular file that is the file that was read; anything else there is a finding.
 #pragma once
 
 #include <checks/files/manifest.hpp>
@@ -55,7 +58,7 @@ struct FilesSpec
   bool ignore_mode = false;
   bool ignore_content = false; // neither size nor sha256 of files (no hashing at all)
   std::size_t max_findings = 20;
-  std::optional<unsigned> workers; // unset: one per core
+  std::optional<unsigned> workers; // unset or 0: one per core
 };
 
 // Return the keys of the files kind.
@@ -64,12 +67,14 @@ config::KeyTable files_keys();
 // Validate the keys of `spec` and return the files spec.
 util::Result<FilesSpec> parse_files(const config::CheckSpec& spec);
 
-// Judge the walk `walk` of the tree against `manifest` under `spec`'s rules (allow_extra,
-// ignore, max_findings). Pure: touches nothing.
+// Judge the collected walk `walk` of the tree against `manifest` under `spec`'s rules
+// (allow_extra, ignore, max_findings), with the same merge run_files streams through. Pure:
+// touches nothing.
 hook::CheckResult
 evaluate_files(const FilesSpec& spec, const Manifest& manifest, const WalkResult& walk);
 
-// Read the manifest, walk and hash the tree, and judge it; honours `ctx`'s deadline and stop.
+// Stream the manifest and the walk of the tree through the judge; honours `ctx`'s deadline and
+// stop.
 hook::CheckResult run_files(const FilesSpec& spec, const hook::CheckContext& ctx);
 
 } // namespace checks::files

@@ -8,7 +8,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 
 namespace util {
@@ -16,6 +18,15 @@ namespace util {
 namespace {
 
 constexpr std::string_view k_hex_digits = "0123456789abcdef";
+
+// SHA-256 fetched once: with OpenSSL 3 every EVP_DigestInit_ex on EVP_sha256() looks the
+// algorithm up again under a lock, which hashing threads would contend on for every small file.
+const EVP_MD*
+sha256_md()
+{
+  static EVP_MD* const md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+  return md != nullptr ? md : EVP_sha256();
+}
 
 } // namespace
 
@@ -34,17 +45,29 @@ to_hex(const Sha256Digest& digest)
 std::optional<Sha256Digest>
 sha256_from_hex(std::string_view hex)
 {
+  // A table: a manifest of a million files has a million digests to read.
+  static const auto values = [] {
+    std::array<std::int8_t, 256> table{};
+    table.fill(-1);
+    for (int c = 0; c < 256; ++c) {
+      table[static_cast<std::size_t>(c)] =
+        static_cast<std::int8_t>(util::hex_digit(static_cast<char>(c)));
+    }
+    return table;
+  }();
   Sha256Digest digest{};
   if (hex.size() != digest.size() * 2) {
     return std::nullopt;
   }
+  int bad = 0;
   for (std::size_t i = 0; i < digest.size(); ++i) {
-    const int high = util::hex_digit(hex[2 * i]);
-    const int low = util::hex_digit(hex[2 * i + 1]);
-    if (high < 0 || low < 0) {
-      return std::nullopt;
-    }
-    digest[i] = static_cast<std::uint8_t>(high * 16 + low);
+    const int high = values[static_cast<unsigned char>(hex[2 * i])];
+    const int low = values[static_cast<unsigned char>(hex[2 * i + 1])];
+    bad |= high | low;
+    digest[i] = static_cast<std::uint8_t>((high << 4) | (low & 0x0f));
+  }
+  if (bad < 0) {
+    return std::nullopt;
   }
   return digest;
 }
@@ -53,7 +76,7 @@ Sha256Hasher::Sha256Hasher()
     : m_context(EVP_MD_CTX_new())
 {
   // Only allocation failure or a crippled OpenSSL get here: nothing a caller could handle.
-  if (m_context == nullptr || EVP_DigestInit_ex(m_context, EVP_sha256(), nullptr) != 1) {
+  if (m_context == nullptr || EVP_DigestInit_ex(m_context, sha256_md(), nullptr) != 1) {
     EVP_MD_CTX_free(m_context);
     throw Fatal("openssl: cannot initialise sha256");
   }
@@ -91,6 +114,14 @@ Sha256Hasher::finish()
   return digest;
 }
 
+void
+Sha256Hasher::reset()
+{
+  if (EVP_DigestInit_ex(m_context, sha256_md(), nullptr) != 1) {
+    throw Fatal("openssl: cannot initialise sha256");
+  }
+}
+
 Sha256Digest
 sha256(std::string_view data)
 {
@@ -99,20 +130,22 @@ sha256(std::string_view data)
   return hasher.finish();
 }
 
+namespace {
+
+// Hash what `fd` holds from `offset` to its end into `hasher`. pread with an explicit offset: a
+// file position is shared state the kernel locks (fdget_pos) in a process with several threads.
 Result<Sha256Digest>
-sha256_fd(int fd, std::span<std::byte> buffer, const std::function<bool()>& should_stop)
+hash_from(int fd,
+          std::span<std::byte> buffer,
+          Sha256Hasher& hasher,
+          off_t offset,
+          const std::function<bool()>& should_stop)
 {
-  if (buffer.empty()) {
-    return make_error(Errc::internal, "sha256: empty read buffer");
-  }
-  // Only a hint: it doubles the kernel's read-ahead, and a failure changes nothing we rely on.
-  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  Sha256Hasher hasher;
   for (;;) {
     if (should_stop && should_stop()) {
       return make_error(Errc::cancelled, "stopped while hashing");
     }
-    const ssize_t count = ::read(fd, buffer.data(), buffer.size());
+    const ssize_t count = ::pread(fd, buffer.data(), buffer.size(), offset);
     if (count < 0) {
       if (errno == EINTR) {
         continue;
@@ -125,7 +158,61 @@ sha256_fd(int fd, std::span<std::byte> buffer, const std::function<bool()>& shou
       return hasher.finish();
     }
     hasher.update(buffer.first(static_cast<std::size_t>(count)));
+    offset += count;
   }
+}
+
+} // namespace
+
+Result<Sha256Digest>
+sha256_fd(int fd, std::span<std::byte> buffer, const std::function<bool()>& should_stop)
+{
+  if (buffer.empty()) {
+    return make_error(Errc::internal, "sha256: empty read buffer");
+  }
+  // Only a hint: it doubles the kernel's read-ahead, and a failure changes nothing we rely on.
+  (void)posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  const off_t start = ::lseek(fd, 0, SEEK_CUR);
+  Sha256Hasher hasher;
+  if (start < 0) {
+    // Not seekable (a pipe): read it as it comes.
+    for (;;) {
+      if (should_stop && should_stop()) {
+        return make_error(Errc::cancelled, "stopped while hashing");
+      }
+      const ssize_t count = ::read(fd, buffer.data(), buffer.size());
+      if (count < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        const int saved = errno;
+        return make_error(saved == EACCES || saved == EPERM ? Errc::permission : Errc::io,
+                          fmt::format("read: {}", std::strerror(saved)));
+      }
+      if (count == 0) {
+        return hasher.finish();
+      }
+      hasher.update(buffer.first(static_cast<std::size_t>(count)));
+    }
+  }
+  return hash_from(fd, buffer, hasher, start, should_stop);
+}
+
+Result<Sha256Digest>
+sha256_fd(int fd,
+          std::span<std::byte> buffer,
+          Sha256Hasher& hasher,
+          std::size_t prefix,
+          const std::function<bool()>& should_stop)
+{
+  if (buffer.empty() || prefix > buffer.size()) {
+    return make_error(Errc::internal, "sha256: empty read buffer");
+  }
+  hasher.reset();
+  if (prefix > 0) {
+    hasher.update(buffer.first(prefix));
+  }
+  return hash_from(fd, buffer, hasher, static_cast<off_t>(prefix), should_stop);
 }
 
 } // namespace util

@@ -41,6 +41,9 @@ public:
   void update(std::span<const std::byte> data);
   // Return the digest of everything fed so far; the hasher is spent afterwards.
   Sha256Digest finish();
+  // Start a new digest, reusing the context: hashing many small files should not allocate a
+  // context for each one.
+  void reset();
 
 private:
   evp_md_ctx_st* m_context;
@@ -56,5 +59,14 @@ Sha256Digest sha256(std::string_view data);
 // The fd is neither closed nor rewound.
 Result<Sha256Digest>
 sha256_fd(int fd, std::span<std::byte> buffer, const std::function<bool()>& should_stop = {});
+
+// Return the SHA-256 of the whole file `fd` (from its start, whatever its position), hashing
+// with `hasher` (reset first, spent afterwards); the first `prefix` bytes of the file are already
+// in `buffer`, read by the caller. Reads with pread, so threads never contend on the position.
+Result<Sha256Digest> sha256_fd(int fd,
+                               std::span<std::byte> buffer,
+                               Sha256Hasher& hasher,
+                               std::size_t prefix,
+                               const std::function<bool()>& should_stop = {});
 
 } // namespace util

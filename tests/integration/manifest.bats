@@ -14,7 +14,7 @@ teardown() { stop_servers; }
   run "$READYGATE" manifest create --root "$tree"
   echo "$output"
   [ "$status" -eq 0 ]
-  [ "${lines[0]}" = "#readygate-manifest 1" ]
+  [ "${lines[0]}" = "#readygate-manifest 2" ]
   [[ "${lines[1]}" =~ ^#digest\ sha256:[0-9a-f]{64}$ ]]
   # Entries sorted bytewise by path: a prefix first, '-' before '.' and '/'.
   printf '%s\n' "${lines[@]:2}" | cut -d' ' -f1 >"$BATS_TEST_TMPDIR/paths"

@@ -297,7 +297,7 @@ stderr_contains = "warming done")");
     checks::evaluate_command(parsed("argv = [\"x\"]\nstdout_matches = 'ready'"), exited(0));
   CHECK(silent.status == Status::fail);
   REQUIRE(silent.findings.size() == 1);
-  CHECK(silent.findings[0].expected == "matches \"ready\"");
+  CHECK(silent.findings[0].expected == "matches /ready/");
   CHECK(silent.findings[0].found == "(empty)");
 }
 

@@ -133,7 +133,7 @@ TEST_CASE("checks::files::parse_manifest: reads back what format_manifest writes
   const std::vector<std::string> excludes = {"var/cache/**", "*.l og"};
   const auto text = manifest_text(excludes, entries);
   CHECK(text.starts_with(
-    "#readygate-manifest 1\n#exclude var/cache/**\n#exclude *.l%20og\n#digest sha256:"));
+    "#readygate-manifest 2\n#exclude var/cache/**\n#exclude *.l%20og\n#digest sha256:"));
 
   const auto manifest = parse(text);
   INFO(testutil::error_message(manifest));
@@ -220,11 +220,11 @@ TEST_CASE("checks::files::parse_manifest: a manifest without the root entry is r
 TEST_CASE("checks::files::parse_manifest: rejects versions and headers it does not know", "[files]")
 {
   CHECK(testutil::error_message(parse(""))
-        == "files.manifest:1: empty file (expected \"#readygate-manifest 1\")");
-  CHECK(testutil::error_message(parse("#readygate-manifest 2\n"))
-        == "files.manifest:1: unsupported manifest version \"2\" (expected 1)");
+        == "files.manifest:1: empty file (expected \"#readygate-manifest 2\")");
+  CHECK(testutil::error_message(parse("#readygate-manifest 3\n"))
+        == "files.manifest:1: unsupported manifest version \"3\" (expected 1 or 2)");
   CHECK(testutil::error_message(parse("hello\n"))
-        == "files.manifest:1: not a readygate manifest (expected \"#readygate-manifest 1\")");
+        == "files.manifest:1: not a readygate manifest (expected \"#readygate-manifest 2\")");
   CHECK(testutil::error_message(parse("#readygate-manifest 1\n#digest sha256:abc\n"))
         == "files.manifest:2: #digest: expected sha256: and 64 hex digits");
   CHECK(testutil::error_message(parse(with_valid_header("") + "#comment\n"))

@@ -184,7 +184,7 @@ TEST_CASE("util::SqlConnector: a server that accepts and never answers ends at t
   }
 }
 
-TEST_CASE("util::SqlConnector: a closed port is a network error; a stop cancels", "[sql]")
+TEST_CASE("util::SqlConnector: a closed port is a network error, and a stop cancels", "[sql]")
 {
   const auto port = closed_port();
   const auto connector = util::SqlConnector::make_real();
