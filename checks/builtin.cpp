@@ -7,6 +7,7 @@
 #include <checks/database.hpp>
 #include <checks/files/files_check.hpp>
 #include <checks/http.hpp>
+#include <checks/images/images_check.hpp>
 #include <checks/migrations/migrations_check.hpp>
 #include <checks/tcp.hpp>
 #include <checks/webserver/webserver_check.hpp>
@@ -27,6 +28,7 @@ constexpr std::array k_builtin_check_kinds = {
   CheckKind{"database", "connect to a database; expect latency and connection headroom", &database_keys, &create_database_check},
   CheckKind{"files",   "compare the application tree with the release manifest", &files::files_keys,   &create_files_check},
   CheckKind{"http",    "request a URL; expect its status, headers and body",     &http_keys,           &create_http_check},
+  CheckKind{"images",  "containers run their pinned digests; references pinned; registry consistent", &images_keys, &create_images_check},
   CheckKind{"migrations", "compare the schema migration history with the release", &migrations::migrations_keys, &migrations::create_migrations_check},
   CheckKind{"tcp",     "connect to host:port within the timeout",                &tcp_keys,            &create_tcp_check},
   CheckKind{"webserver", "test nginx/apache/haproxy's config; check what it serves", &webserver_keys,    &create_webserver_check},

@@ -212,3 +212,59 @@ PY
   [[ "$output" == *"RecordLifecycleActionHeartbeat 200 OK sig=ok"* ]]
   [ "${lines[-1]}" = "CompleteLifecycleAction=ABANDON 200 OK sig=ok" ]
 }
+
+# An images check on the registry of start_registry with `credentials` (TOML lines), no engine.
+images_secret_config() {
+  write_config <<EOF
+[[check]]
+id = "containers"
+kind = "images"
+socket = "$BATS_TEST_TMPDIR/no-engine.sock"
+insecure_registries = ["$REGISTRY"]
+probe_interval = "10ms"
+$1
+[[check.expect]]
+container = "web"
+image = "$REGISTRY/app/web:v1@$2"
+EOF
+}
+
+@test "secrets: images registry passwords (password_env, password_file, docker_config) are sent, and never printed" {
+  start_registry htpasswd
+  pin=$(push_image app/web v1)
+  moved=$(push_image app/web v1 "moved after the release")
+  # The planted secrets are wrong passwords: the registry refuses them, so its refusal reaches
+  # every report format (the engine socket is missing: the check errors on that too).
+  auth=$(printf '%s:%s' "$REGISTRY_USER" "$FILE_SECRET" | base64 -w0)
+  printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$REGISTRY" "$auth" >"$BATS_TEST_TMPDIR/config.json"
+  chmod 600 "$BATS_TEST_TMPDIR/config.json"
+  for credentials in "username = \"$REGISTRY_USER\"
+password_env = \"RG_TEST_TOKEN\"" "username = \"$REGISTRY_USER\"
+password_file = \"$BATS_TEST_TMPDIR/token\"" "docker_config = \"$BATS_TEST_TMPDIR/config.json\""; do
+    config=$(images_secret_config "$credentials" "$pin")
+    for format in human json junit tap prometheus; do
+      run --separate-stderr "$READYGATE" check --config "$config" --format "$format"
+      echo "$format: $output"
+      echo "stderr: $stderr"
+      [ "$status" -eq 2 ]
+      refute_secret "$output"
+      refute_secret "$stderr"
+      case $format in
+        human | json | tap) [[ "$output" == *"access denied with the credentials given"* ]] ;;
+      esac
+    done
+  done
+  # The right password: the registry answers (the tag moved since the pin: a fail), and that
+  # password is not printed either.
+  export RG_TEST_REGISTRY_PASSWORD=$REGISTRY_PASSWORD
+  config=$(images_secret_config "username = \"$REGISTRY_USER\"
+password_env = \"RG_TEST_REGISTRY_PASSWORD\"" "$pin")
+  for format in human json junit tap prometheus; do
+    run --separate-stderr "$READYGATE" check --config "$config" --format "$format"
+    echo "$format: $output"
+    [ "$status" -eq 1 ] # a definite fail outranks the missing engine within the check
+    [[ "$output" != *"$REGISTRY_PASSWORD"* && "$stderr" != *"$REGISTRY_PASSWORD"* ]]
+  done
+  run "$READYGATE" check --config "$config"
+  [[ "$output" == *"is now $moved"* ]]
+}

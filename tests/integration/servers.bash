@@ -496,7 +496,13 @@ storage: {filesystem: {rootdirectory: $REGISTRY_DIR/storage}, delete: {enabled: 
 http: {addr: "$REGISTRY", secret: readygate-test-secret}
 $auth_config
 EOF
-  start_server docker-registry serve "$REGISTRY_CONFIG"
+  # docker-registry reads REGISTRY_* environment variables as configuration (REGISTRY_AUTH would
+  # replace the auth section): start it without those a previous start_registry exported.
+  local keep_out=() variable
+  for variable in $(compgen -e); do
+    [[ $variable != REGISTRY_* ]] || keep_out+=(-u "$variable")
+  done
+  start_server env "${keep_out[@]}" docker-registry serve "$REGISTRY_CONFIG"
   # /v2/ answers 200, or 401 with auth: either way the registry is up.
   _rg_wait_until docker-registry curl -s -o /dev/null "$REGISTRY_URL/v2/"
   export REGISTRY_PORT REGISTRY REGISTRY_URL REGISTRY_DIR REGISTRY_CONFIG REGISTRY_AUTH

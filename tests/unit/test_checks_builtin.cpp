@@ -36,6 +36,7 @@ const std::map<std::string_view, std::string_view> k_minimal_specs = {
   {"database", "driver = \"postgres\"\ndsn_env = \"DATABASE_URL\""},
   {"files",   "root = \"/srv/app\"\nmanifest = \"/srv/app.manifest\""},
   {"http",    "url = \"http://127.0.0.1:8080/health\""},
+  {"images",  "pinned_refs = \"/srv/app/compose.yaml\""},
   {"migrations", "driver = \"postgres\"\ntool = \"flyway\"\ndsn_env = \"DATABASE_URL\"\nexpected = [\"1\"]"},
   {"tcp",     "address = \"127.0.0.1:8080\""},
   {"webserver", "server = \"nginx\""},
