@@ -398,7 +398,7 @@ TEST_CASE("gate::parse_utc_timestamp: IMDS's Expiration format only", "[lifecycl
   }
 }
 
-TEST_CASE("gate::ImdsClient: a v2 token by PUT with a TTL, reused, renewed once on 401; no proxy",
+TEST_CASE("gate::ImdsClient: a v2 token by PUT with a TTL, reused, renewed once on 401, no proxy",
           "[lifecycle]")
 {
   auto http = std::make_shared<FakeHttp>();
@@ -461,7 +461,7 @@ TEST_CASE("gate::ImdsClient: a v2 token by PUT with a TTL, reused, renewed once 
   }
 }
 
-TEST_CASE("gate::ImdsClient: a token PUT that gets no answer names the hop limit; no IMDSv1",
+TEST_CASE("gate::ImdsClient: a token PUT that gets no answer names the hop limit, no IMDSv1",
           "[lifecycle]")
 {
   auto http = std::make_shared<FakeHttp>();

@@ -311,7 +311,7 @@ TEST_CASE("gate::call_with_retries: throttling and 5xx are retried with backoff 
            "in 375ms");
 }
 
-TEST_CASE("gate::call_with_retries: final answers are not retried; time runs out; stop ends it",
+TEST_CASE("gate::call_with_retries: final answers are not retried, time runs out, stop ends it",
           "[lifecycle]")
 {
   Harness harness;
@@ -403,7 +403,7 @@ TEST_CASE("gate::LifecycleGate: a heartbeat under way when the checks end finish
                                     "CompleteLifecycleAction"});
 }
 
-TEST_CASE("gate::LifecycleGate: fail abandons; error abandons unless on_error = continue",
+TEST_CASE("gate::LifecycleGate: fail abandons, error abandons unless on_error = continue",
           "[lifecycle]")
 {
   {
@@ -459,7 +459,7 @@ TEST_CASE("gate::LifecycleGate: SIGTERM stops the checks and still sends ABANDON
   CHECK(hook::gate::exit_code_of(outcome) == hook::k_exit_error);
 }
 
-TEST_CASE("gate::LifecycleGate: no active action on a heartbeat stops the checks; nothing is sent",
+TEST_CASE("gate::LifecycleGate: no active action on a heartbeat stops the checks, nothing is sent",
           "[lifecycle]")
 {
   Harness harness;
@@ -494,7 +494,7 @@ TEST_CASE("gate::LifecycleGate: no active action on a heartbeat stops the checks
                       "rg-launch-hook): ValidationError: No active Lifecycle Action found"));
 }
 
-TEST_CASE("gate::LifecycleGate: heartbeat trouble is logged and does not stop the checks; "
+TEST_CASE("gate::LifecycleGate: heartbeat trouble is logged and does not stop the checks, "
           "completion is final on no active action",
           "[lifecycle]")
 {
