@@ -138,8 +138,10 @@ null char 0644 0 0 - - -"
   printf '[[check]]\nid = "f"\nkind = "files"\nroot = "%s"\nmanifest = "%s"\nworkers = 4\n' \
     "$SHARED_DIR/tree" "$SHARED_DIR/files.manifest" >"$SHARED_DIR/readygate.toml"
   chmod a+r "$SHARED_DIR/files.manifest" "$SHARED_DIR/readygate.toml"
-  # The runner's thread for the check fits in 3; the walk's threads do not.
-  run prlimit --nproc=3 "${as_nobody[@]}" "$READYGATE" check --config "$SHARED_DIR/readygate.toml"
+  # Main, the signal watcher and the runner's thread for the check fit in 4, with room for the
+  # config reader's helper thread, which may still be exiting when the run starts (under load it
+  # did); the walk's 4 threads do not.
+  run prlimit --nproc=4 "${as_nobody[@]}" "$READYGATE" check --config "$SHARED_DIR/readygate.toml"
   echo "$output"
   [ "$status" -eq 0 ]
 }
