@@ -558,7 +558,7 @@ PY
   run "$READYGATE" config validate --config "$BATS_TEST_TMPDIR/from-user-data.toml"
   echo "$output"
   [ "$status" -eq 0 ]
-  unit="$dir/readygate-lifecycle.service"
+  unit="$RG_SOURCE_DIR/packaging/systemd/readygate-lifecycle.service"
   grep -qx 'Type=oneshot' "$unit"
   grep -qx 'ExecStart=/usr/bin/readygate lifecycle --config /etc/readygate/readygate.toml' "$unit"
   grep -qx 'RuntimeDirectory=readygate' "$unit"
