@@ -108,7 +108,8 @@ CompleteLifecycleAction=CONTINUE 400 ValidationError sig=ok" ]
   run botocore_run '
 real = session.get_credentials().get_frozen_credentials()
 wrong = make_client(aws_access_key_id=real.access_key, aws_session_token=real.token,
-                    aws_secret_access_key=real.secret_key[:-1] + "x")
+                    # one character changed (a key that ends in "x" must not stay the same)
+                    aws_secret_access_key=real.secret_key[:-1] + ("y" if real.secret_key.endswith("x") else "x"))
 print(error_of(wrong.complete_lifecycle_action, LifecycleActionResult="CONTINUE", **hook))
 def tamper(request, **_):
     request.body = request.body.replace("CONTINUE", "ABANDON_")
