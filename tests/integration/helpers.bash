@@ -41,12 +41,25 @@ require_python_module() {
 
 # Print a TCP port on 127.0.0.1 that nothing listens on now.
 free_port() {
-  "$RG_PYTHON" - <<'PY'
-import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])
-s.close()
+  # The kernel may hand out the port it just gave back: a test's ports are remembered in its
+  # temporary directory, so two servers of one test never get the same one.
+  "$RG_PYTHON" - "${BATS_TEST_TMPDIR:-${BATS_FILE_TMPDIR:-/tmp}}/.rg-ports" <<'PY'
+import socket, sys
+record = sys.argv[1]
+try:
+    taken = set(open(record).read().split())
+except FileNotFoundError:
+    taken = set()
+while True:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = str(s.getsockname()[1])
+    s.close()
+    if port not in taken:
+        break
+with open(record, "a") as f:
+    f.write(port + "\n")
+print(port)
 PY
 }
 
