@@ -1,6 +1,7 @@
 #include "http.hpp"
 
 #include "fd.hpp"
+#include "handle.hpp"
 #include "text.hpp"
 
 #include <hook/util/duration.hpp>
@@ -33,41 +34,9 @@ constexpr int k_poll_interval_ms = 1000;
 
 constexpr int k_max_redirects = 10;
 
-struct EasyDeleter
-{
-  void
-  operator()(CURL* handle) const
-  {
-    curl_easy_cleanup(handle);
-  }
-};
-struct MultiDeleter
-{
-  void
-  operator()(CURLM* handle) const
-  {
-    curl_multi_cleanup(handle);
-  }
-};
-struct SlistDeleter
-{
-  void
-  operator()(curl_slist* list) const
-  {
-    curl_slist_free_all(list);
-  }
-};
-struct UrlDeleter
-{
-  void
-  operator()(CURLU* handle) const
-  {
-    curl_url_cleanup(handle);
-  }
-};
-using EasyHandle = std::unique_ptr<CURL, EasyDeleter>;
-using MultiHandle = std::unique_ptr<CURLM, MultiDeleter>;
-using UrlHandle = std::unique_ptr<CURLU, UrlDeleter>;
+using EasyHandle = util::Handle<CURL, curl_easy_cleanup>;
+using MultiHandle = util::Handle<CURLM, curl_multi_cleanup>;
+using UrlHandle = util::Handle<CURLU, curl_url_cleanup>;
 
 // A list of strings for libcurl options such as CURLOPT_HTTPHEADER.
 class CurlSlist
@@ -93,7 +62,7 @@ public:
   explicit operator bool() const { return m_list != nullptr; }
 
 private:
-  std::unique_ptr<curl_slist, SlistDeleter> m_list;
+  util::Handle<curl_slist, curl_slist_free_all> m_list;
 };
 
 // Removes the easy handle from the multi handle before either is cleaned up.

@@ -1,5 +1,6 @@
 #include "sql.hpp"
 
+#include "handle.hpp"
 #include "text.hpp"
 
 #include <fmt/format.h>
@@ -282,23 +283,7 @@ sqlite_path(std::string_view dsn)
 
 // --- PostgreSQL (libpq) ---
 
-struct PgConnDeleter
-{
-  void
-  operator()(PGconn* conn) const
-  {
-    PQfinish(conn);
-  }
-};
-struct PgResultDeleter
-{
-  void
-  operator()(PGresult* result) const
-  {
-    PQclear(result);
-  }
-};
-using PgResult = std::unique_ptr<PGresult, PgResultDeleter>;
+using PgResult = util::Handle<PGresult, PQclear>;
 
 // Send a cancel request for what `conn` runs, on a thread of its own: PQcancel opens a new
 // connection without a timeout, and a server that hangs must not hold the check past its deadline.
@@ -436,7 +421,7 @@ public:
   }
 
 private:
-  std::unique_ptr<PGconn, PgConnDeleter> m_conn;
+  util::Handle<PGconn, PQfinish> m_conn;
   SqlTarget m_target;
   std::string m_version;
   bool m_broken = false;
@@ -481,7 +466,7 @@ pg_connect(const Secret& dsn, Clock::time_point deadline, const std::stop_token&
   RG_TRY_ASSIGN(auto target, parse_pg_dsn(dsn));
   const std::array<const char*, 3> keys{"application_name", "dbname", nullptr};
   const std::array<const char*, 3> values{"readygate", dsn.reveal().c_str(), nullptr};
-  std::unique_ptr<PGconn, PgConnDeleter> conn(PQconnectStartParams(keys.data(), values.data(), 1));
+  util::Handle<PGconn, PQfinish> conn(PQconnectStartParams(keys.data(), values.data(), 1));
   if (!conn) {
     return make_error(Errc::internal, "libpq could not allocate a connection");
   }
@@ -519,23 +504,6 @@ pg_connect(const Secret& dsn, Clock::time_point deadline, const std::stop_token&
 }
 
 // --- MySQL / MariaDB (libmariadb, non-blocking API) ---
-
-struct MysqlDeleter
-{
-  void
-  operator()(MYSQL* mysql) const
-  {
-    mysql_close(mysql);
-  }
-};
-struct MysqlResultDeleter
-{
-  void
-  operator()(MYSQL_RES* result) const
-  {
-    mysql_free_result(result);
-  }
-};
 
 Errc
 mysql_errc(unsigned code)
@@ -665,7 +633,7 @@ public:
       m_broken = true;
       return std::move(stored).error();
     }
-    std::unique_ptr<MYSQL_RES, MysqlResultDeleter> result(raw);
+    util::Handle<MYSQL_RES, mysql_free_result> result(raw);
     SqlRows rows;
     if (!result) {
       if (mysql_field_count(mysql) != 0) {
@@ -715,7 +683,7 @@ private:
         "{}: {} (error {})", m_target.describe(), one_line(mysql_error(m_mysql.get())), code));
   }
 
-  std::unique_ptr<MYSQL, MysqlDeleter> m_mysql;
+  util::Handle<MYSQL, mysql_close> m_mysql;
   SqlTarget m_target;
   std::string m_version;
   bool m_broken = false;
@@ -755,7 +723,7 @@ mysql_connect(const Secret& dsn, Clock::time_point deadline, const std::stop_tok
     parsed.target.host = socket_path;
   }
   const auto& target = parsed.target;
-  std::unique_ptr<MYSQL, MysqlDeleter> mysql(mysql_init(nullptr));
+  util::Handle<MYSQL, mysql_close> mysql(mysql_init(nullptr));
   if (!mysql) {
     return make_error(Errc::internal, "libmariadb could not allocate a connection");
   }
@@ -818,23 +786,6 @@ mysql_connect(const Secret& dsn, Clock::time_point deadline, const std::stop_tok
 
 // --- SQLite ---
 
-struct SqliteDeleter
-{
-  void
-  operator()(sqlite3* db) const
-  {
-    sqlite3_close_v2(db);
-  }
-};
-struct SqliteStatementDeleter
-{
-  void
-  operator()(sqlite3_stmt* statement) const
-  {
-    sqlite3_finalize(statement);
-  }
-};
-
 class SqliteConnection final : public SqlConnection
 {
 public:
@@ -859,7 +810,7 @@ public:
     sqlite3_stmt* raw = nullptr;
     const char* tail = nullptr;
     int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &raw, &tail);
-    std::unique_ptr<sqlite3_stmt, SqliteStatementDeleter> statement(raw);
+    util::Handle<sqlite3_stmt, sqlite3_finalize> statement(raw);
     if (rc != SQLITE_OK) {
       return error(rc);
     }
@@ -941,7 +892,7 @@ private:
       code, fmt::format("{}: {}", m_target.describe(), one_line(sqlite3_errmsg(m_db.get()))));
   }
 
-  std::unique_ptr<sqlite3, SqliteDeleter> m_db;
+  util::Handle<sqlite3, sqlite3_close_v2> m_db;
   SqlTarget m_target;
   std::mutex m_mutex;
   Clock::time_point m_deadline;
@@ -973,7 +924,7 @@ sqlite_connect(const Secret& dsn, Clock::time_point deadline, const std::stop_to
                     &raw,
                     SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | (uri ? SQLITE_OPEN_URI : 0),
                     nullptr);
-  std::unique_ptr<sqlite3, SqliteDeleter> db(raw);
+  util::Handle<sqlite3, sqlite3_close_v2> db(raw);
   if (rc != SQLITE_OK) {
     return make_error(rc == SQLITE_PERM ? Errc::permission : Errc::io,
                       fmt::format("{}: {}",

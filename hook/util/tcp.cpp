@@ -1,6 +1,7 @@
 #include "tcp.hpp"
 
 #include "fd.hpp"
+#include "handle.hpp"
 
 #include <hook/util/duration.hpp>
 
@@ -30,15 +31,7 @@ namespace {
 // How long one poll() waits before the loop looks at the stop token again.
 constexpr int k_poll_slice_ms = 50;
 
-struct AddrinfoDeleter
-{
-  void
-  operator()(addrinfo* list) const
-  {
-    freeaddrinfo(list);
-  }
-};
-using AddrinfoList = std::unique_ptr<addrinfo, AddrinfoDeleter>;
+using AddrinfoList = util::Handle<addrinfo, freeaddrinfo>;
 
 // Shared by the caller and a resolver thread that may outlive it (getaddrinfo has no timeout).
 struct Resolution
