@@ -1,5 +1,6 @@
 // The migrations kind: the tools' checksums and lock keys (the reference's vectors), their file
 // naming, the judgement of every state (pure), parsing, and the run through a fake SQL probe.
+#include "fakes/sql.hpp"
 #include "testutil.hpp"
 
 #include <checks/migrations/migrations_check.hpp>
@@ -70,75 +71,13 @@ subjects(const hook::CheckResult& result)
   return out;
 }
 
-// A database that answers each query with the rows of the first entry whose key the SQL contains.
-class FakeConnection final : public util::SqlConnection
-{
-public:
-  using Answers = std::vector<std::pair<std::string, std::function<util::Result<util::SqlRows>()>>>;
-  FakeConnection(util::SqlDriver driver, Answers answers, std::vector<std::string>* log)
-      : m_answers(std::move(answers)),
-        m_log(log)
-  {
-    m_target.driver = driver;
-    m_target.host = "db.internal";
-    m_target.user = "app";
-    m_target.database = "app";
-  }
-  util::Result<util::SqlRows>
-  query(std::string_view sql, util::Clock::time_point, std::stop_token) override
-  {
-    if (m_log != nullptr) {
-      m_log->emplace_back(sql);
-    }
-    for (const auto& [key, answer] : m_answers) {
-      if (sql.find(key) != std::string_view::npos) {
-        return answer();
-      }
-    }
-    return util::make_error(util::Errc::protocol, fmt::format("unexpected query: {}", sql));
-  }
-  std::string
-  server_version() const override
-  {
-    return "15.18";
-  }
-  const util::SqlTarget&
-  target() const override
-  {
-    return m_target;
-  }
-
-private:
-  Answers m_answers;
-  std::vector<std::string>* m_log;
-  util::SqlTarget m_target;
-};
-
-class FakeConnector final : public util::SqlConnector
-{
-public:
-  std::function<util::Result<std::unique_ptr<util::SqlConnection>>()> make;
-  int connects = 0;
-  util::Result<std::unique_ptr<util::SqlConnection>>
-  connect(util::SqlDriver, const util::Secret&, util::Clock::time_point, std::stop_token) override
-  {
-    ++connects;
-    return make();
-  }
-};
+using FakeConnection = fakes::SqlConnection;
+using FakeConnector = fakes::SqlConnector;
 
 util::SqlRows
 rows(std::vector<std::vector<std::optional<std::string>>> values, std::size_t columns = 0)
 {
-  util::SqlRows out;
-  const auto width = columns != 0 ? columns : (values.empty() ? 1 : values.front().size());
-  for (std::size_t i = 0; i < width; ++i) {
-    out.columns.push_back(fmt::format("c{}", i));
-  }
-  for (auto& row : values) {
-    out.rows.push_back(std::move(row));
-  }
-  return out;
+  return fakes::sql_rows(std::move(values), columns);
 }
 
 } // namespace
