@@ -49,11 +49,13 @@ db_mariadb() {
   mariadb --defaults-file="$MARIADB_CNF" -uroot "$DB_NAME" "$@"
 }
 
-# Hold a PostgreSQL advisory lock `key` (bigint) from a second session until the test ends, and
-# wait until pg_locks shows it.
+# Hold a PostgreSQL advisory lock `key` (bigint) from a second session (to `dsn`, default the
+# test's database) until the test ends, and wait until pg_locks shows it. The server ends the
+# session when the test stops: a killed psql leaves its backend, and the lock, in pg_sleep.
 hold_pg_advisory_lock() {
-  local key=$1
-  start_server psql -X -q "$DSN" -c "SELECT pg_advisory_lock($key)" -c "SELECT pg_sleep(600)"
+  local key=$1 dsn=${2:-$DSN}
+  on_stop release_pg_sessions
+  start_server env PGAPPNAME=rg-hold psql -X -q "$dsn" -c "SELECT pg_advisory_lock($key)" -c "SELECT pg_sleep(600)"
   for _ in $(seq 200); do
     [ "$(pg_admin -d "$DB_NAME" -Atc "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = $key")" = 1 ] && return 0
     sleep 0.05
@@ -62,10 +64,12 @@ hold_pg_advisory_lock() {
   return 1
 }
 
-# Hold a MariaDB named lock from a second session until the test ends.
+# Hold a MariaDB named lock from a second session until the test ends (when the server ends the
+# session: a killed client leaves its SLEEP, and the lock, running).
 hold_mariadb_lock() {
   local name=$1
-  start_server mariadb --defaults-file="$MARIADB_CNF" -uroot -e "SELECT GET_LOCK('$name', 5); SELECT SLEEP(600);"
+  on_stop release_mariadb_sessions
+  start_server mariadb --defaults-file="$MARIADB_CNF" -uroot -e "SELECT GET_LOCK('$name', 5); SELECT SLEEP(600) AS rg_hold;"
   for _ in $(seq 200); do
     [ "$(mariadb_admin -N -e "SELECT IS_USED_LOCK('$name') IS NOT NULL")" = 1 ] && return 0
     sleep 0.05

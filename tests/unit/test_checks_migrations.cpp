@@ -522,3 +522,97 @@ TEST_CASE("migrations: run reads the history, the locks, and redacts the DSN", "
   CHECK_THAT(denied.message, !Catch::Contains("hunter2") && Catch::Contains("<redacted>"));
   ::unsetenv("RG_UNIT_MIGRATIONS_DSN");
 }
+
+TEST_CASE("migrations: a migrations_dir with no migration of the tool is an error naming it and "
+          "the files expected, also with allow_ahead",
+          "[migrations]")
+{
+  testutil::TempDir dir;
+  // Everything but the migrations: what a release packaged without its files still holds.
+  testutil::write_file(dir.path() / "db/README.md", "migrations go here\n");
+  testutil::write_file(dir.path() / "db/schema.rb", "");
+  std::filesystem::create_directories(dir.path() / "db/empty");
+  ::setenv("RG_UNIT_MIGRATIONS_DSN", "postgresql://app:hunter2@db/app", 1);
+  for (const auto& tool : mig::tool_descriptors()) {
+    for (const auto* folder : {"db", "db/empty"}) {
+      for (const bool allow_ahead : {false, true}) {
+        auto spec = mig::parse_migrations(testutil::spec_from(
+          fmt::format("[[check]]\nid = \"s\"\nkind = \"migrations\"\ndriver = \"postgres\"\ntool = "
+                      "\"{}\"\ndsn_env = \"RG_UNIT_MIGRATIONS_DSN\"\nmigrations_dir = \"{}\"\n"
+                      "allow_ahead = {}\n",
+                      tool.name,
+                      folder,
+                      allow_ahead),
+          dir.path()));
+        REQUIRE(spec);
+        auto connector = std::make_shared<FakeConnector>();
+        connector->make = []() -> util::Result<std::unique_ptr<util::SqlConnection>> {
+          // A database whose history holds rows: with allow_ahead they would pass.
+          return std::unique_ptr<util::SqlConnection>(std::make_unique<FakeConnection>(
+            util::SqlDriver::postgres,
+            FakeConnection::Answers{{"", [] { return util::Result<util::SqlRows>(rows({})); }}},
+            nullptr));
+        };
+        hook::CheckContext ctx;
+        ctx.deadline = util::Clock::now() + 10s;
+        ctx.probes.install<util::SqlConnector>(connector);
+        const auto result = mig::run_migrations(*spec, ctx);
+        INFO(tool.name << " " << folder << " allow_ahead " << allow_ahead << ": "
+                       << result.message);
+        CHECK(result.status == Status::error);
+        CHECK_THAT(result.message,
+                   Catch::StartsWith("migrations_dir: " + (dir.path() / folder).string() + ": no "
+                                     + std::string(tool.name) + " migration found (expected "
+                                     + std::string(tool.files))
+                     && Catch::Contains("expected = []"));
+        CHECK(connector->connects == 0);
+      }
+    }
+  }
+  ::unsetenv("RG_UNIT_MIGRATIONS_DSN");
+}
+
+TEST_CASE("migrations: an empty expected list says the release ships none, for every model",
+          "[migrations]")
+{
+  for (const auto& tool : mig::tool_descriptors()) {
+    INFO(tool.name);
+    const auto keys = fmt::format(
+      "driver = \"postgres\"\ntool = \"{}\"\ndsn_env = \"DB\"\nexpected = []", tool.name);
+    const auto spec = parsed(keys);
+    CHECK(spec.expected.empty());
+    const auto ahead = parsed(keys + "\nallow_ahead = true");
+    const auto none = mig::shipped_from_ids(tool, {});
+
+    // Nothing applied: as expected.
+    auto empty = observation(none, {});
+    empty.from_files = false;
+    empty.history.empty_single_version = tool.model == mig::Model::single_version;
+    CHECK(mig::evaluate_migrations(spec, empty).status == Status::pass);
+
+    // Something applied: ahead of the release, which allow_ahead admits.
+    auto applied = observation(none, {{"20240101000000", {}}});
+    applied.from_files = false;
+    const auto fail = mig::evaluate_migrations(spec, applied);
+    CHECK(fail.status == Status::fail);
+    CHECK_THAT(fail.message,
+               Catch::Contains("1 applied but not shipped with the release (20240101000000)"));
+    CHECK(mig::evaluate_migrations(ahead, applied).status == Status::pass);
+
+    // No history table: no migration of the tool has run, and none is expected.
+    auto missing = observation(none, {});
+    missing.from_files = false;
+    missing.table_missing = true;
+    const auto pass = mig::evaluate_migrations(spec, missing);
+    CHECK(pass.status == Status::pass);
+    CHECK_THAT(pass.message,
+               Catch::Contains("does not exist")
+                 && Catch::Contains("expects none (expected = [])"));
+    missing.locks.push_back({"a lock", "pid 4"});
+    CHECK(mig::evaluate_migrations(spec, missing).status == Status::fail);
+  }
+  // A missing table with files shipped is still every file pending.
+  auto shipped_missing = observation({shipped("1")}, {});
+  shipped_missing.table_missing = true;
+  CHECK(mig::evaluate_migrations(spec_for("rails"), shipped_missing).status == Status::fail);
+}
