@@ -240,7 +240,8 @@ held_locks(util::SqlConnection& connection,
     switch (probe.kind) {
     case LockProbe::Kind::pg_advisory: {
       if (!advisory) {
-        // Read-only: pg_locks shows who holds which advisory key; taking one would hold it.
+        // Read-only: pg_locks shows who holds which advisory key; taking one would hold it. An
+        // advisory lock is its database's: the same key held in another one is another lock.
         RG_TRY_ASSIGN(
           advisory,
           connection.query("SELECT l.classid::text, l.objid::text, l.pid::text, "
@@ -248,7 +249,8 @@ held_locks(util::SqlConnection& connection,
                            "coalesce(floor(extract(epoch FROM now() - a.backend_start))::text, '') "
                            "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
                            "WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted "
-                           "AND l.pid <> pg_backend_pid()",
+                           "AND l.pid <> pg_backend_pid() AND l.database = (SELECT oid FROM "
+                           "pg_database WHERE datname = current_database())",
                            deadline,
                            stop));
       }

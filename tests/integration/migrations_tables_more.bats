@@ -63,6 +63,16 @@ goose_row() { db_psql -c "INSERT INTO goose_db_version (version_id, is_applied) 
   assert_check "$(migrations_config postgres goose "$REL" 'timeout = "1500ms"')" 1 fail "goose advisory lock 4097083626 held"
 }
 
+@test "goose: its advisory lock held in another database is not this database's lock" {
+  goose_setup
+  goose_row 1 true
+  goose_row 2 true
+  # An advisory lock is the database's: goose migrating another database on the server holds
+  # the same key there, and this database's migrations are free.
+  hold_pg_advisory_lock 4097083626 "postgresql:///postgres?host=$PG_SOCKET_DIR&port=$PG_PORT&user=postgres"
+  assert_check "$(migrations_config postgres goose "$REL" 'timeout = "3s"')" 0 pass "2 migrations applied"
+}
+
 # --- Prisma ----------------------------------------------------------------------------------
 
 prisma_setup() {

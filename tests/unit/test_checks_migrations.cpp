@@ -466,7 +466,7 @@ TEST_CASE("migrations: run reads the history, the locks, and redacts the DSN", "
   const std::int64_t key = mig::golang_migrate_lock_key("public", "schema_migrations", "app");
   connector->make = [&]() -> util::Result<std::unique_ptr<util::SqlConnection>> {
     FakeConnection::Answers answers{
-      {"current_database()",
+      {"SELECT current_database(), current_schema()",
        [] {
          return util::Result<util::SqlRows>(rows({{"app", "public"}}));
        }},
@@ -502,6 +502,10 @@ TEST_CASE("migrations: run reads the history, the locks, and redacts the DSN", "
   CHECK_THAT(result.message, Catch::Contains("public.schema_migrations: 1 migration applied"));
   for (const auto& sql : log) {
     CHECK_THAT(sql, !Catch::Contains("pg_try_advisory") && !Catch::Contains("pg_advisory_lock"));
+    if (sql.find("pg_locks") != std::string::npos) {
+      // An advisory lock is its database's: another database's lock on the key is not this one.
+      CHECK_THAT(sql, Catch::Contains("l.database = "));
+    }
   }
 
   // A lock held until the deadline fails, naming it.
