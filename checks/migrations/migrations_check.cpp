@@ -30,7 +30,7 @@ constexpr std::array k_migrations_keys = {
   KeySpec{"table",           KeyType::string,       false, "the tool's",   false, "the history table"},
   KeySpec{"schema",          KeyType::string,       false, "the connection's", false, "the history table's schema (database on MySQL)"},
   KeySpec{"migrations_dir",  KeyType::path,         false, "",             false, "the release's migration files, named the tool's way"},
-  KeySpec{"expected",        KeyType::strings,      false, "",             false, "the migration ids the release expects, instead of migrations_dir"},
+  KeySpec{"expected",        KeyType::strings,      false, "",             false, "the migration ids the release expects, instead of migrations_dir ([] for none)"},
   KeySpec{"allow_ahead",     KeyType::boolean,      false, "false",        false, "pass with migrations applied that the release does not ship"},
   KeySpec{"check_lock",      KeyType::boolean,      false, "true",         false, "fail while the tool's migration lock is held"},
   KeySpec{"argv",            KeyType::string_array, false, "the tool's",   false, "driver = \"command\": the status command"},
@@ -240,7 +240,8 @@ held_locks(util::SqlConnection& connection,
     switch (probe.kind) {
     case LockProbe::Kind::pg_advisory: {
       if (!advisory) {
-        // Read-only: pg_locks shows who holds which advisory key; taking one would hold it.
+        // Read-only: pg_locks shows who holds which advisory key; taking one would hold it. An
+        // advisory lock is its database's: the same key held in another one is another lock.
         RG_TRY_ASSIGN(
           advisory,
           connection.query("SELECT l.classid::text, l.objid::text, l.pid::text, "
@@ -248,7 +249,8 @@ held_locks(util::SqlConnection& connection,
                            "coalesce(floor(extract(epoch FROM now() - a.backend_start))::text, '') "
                            "FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid "
                            "WHERE l.locktype = 'advisory' AND l.objsubid = 1 AND l.granted "
-                           "AND l.pid <> pg_backend_pid()",
+                           "AND l.pid <> pg_backend_pid() AND l.database = (SELECT oid FROM "
+                           "pg_database WHERE datname = current_database())",
                            deadline,
                            stop));
       }
@@ -343,9 +345,9 @@ judge_single_version(const MigrationsObservation& observed, Verdict& verdict)
     verdict.latest = *version;
     if (observed.from_files && shipped.count(*version) == 0) {
       verdict.unknown.push_back(*version);
-    } else if (!observed.from_files && !observed.shipped.empty()
-               && id_less(observed.shipped.back().id, *version)) {
-      verdict.unknown.push_back(*version);
+    } else if (!observed.from_files
+               && (observed.shipped.empty() || id_less(observed.shipped.back().id, *version))) {
+      verdict.unknown.push_back(*version); // beyond the newest expected, or none is expected
     }
     if (!observed.from_files && !observed.shipped.empty()) {
       // `expected` names the version the release needs: only the newest counts.
@@ -610,10 +612,6 @@ parse_migrations(const config::CheckSpec& check_spec)
     return reader.error("missing key \"migrations_dir\" (the release's migration files) or "
                         "\"expected\" (the ids it expects)");
   }
-  if (reader.has("expected") && spec.expected.empty()
-      && spec.tool->model == Model::single_version) {
-    return reader.error_at("expected", "expected the version the release needs");
-  }
   for (const auto& id : spec.expected) {
     if (id.empty() || id.find('\0') != std::string::npos) {
       return reader.error_at("expected", "an id is empty or has a NUL byte");
@@ -688,6 +686,17 @@ run_migrations(const MigrationsSpec& spec, const hook::CheckContext& ctx)
         util::with_context(std::move(read).error(), "migrations_dir"));
     }
     shipped = std::move(*read);
+    // A directory without one migration file of the tool is a release packaged without them
+    // (or the wrong directory), not a release that ships none: that one says expected = [].
+    if (shipped.empty()) {
+      return hook::CheckResult::error(fmt::format(
+        "migrations_dir: {}: no {} migration found (expected {}{}); if the release ships none, "
+        "say so with expected = []",
+        util::printable(spec.migrations_dir->string()),
+        spec.tool->name,
+        spec.tool->files,
+        spec.tool->depth > 1 ? fmt::format(", up to {} levels deep", spec.tool->depth) : ""));
+    }
   } else {
     shipped = shipped_from_ids(*spec.tool, spec.expected);
   }
@@ -729,6 +738,15 @@ evaluate_migrations(const MigrationsSpec& spec, const MigrationsObservation& obs
   for (const auto& lock : observed.locks) {
     findings.push_back({"lock", "not held", fmt::format("{} held: {}", lock.label, lock.holder)});
     problems.push_back(fmt::format("{} held ({})", lock.label, lock.holder));
+  }
+  if (observed.table_missing && observed.shipped.empty() && !observed.from_files
+      && findings.empty()) {
+    // expected = []: the release expects no migration, and none of this tool has run here.
+    return hook::CheckResult::pass(
+      fmt::format("history table {} does not exist: no {} migration has run, and the release "
+                  "expects none (expected = [])",
+                  util::printable(observed.table),
+                  tool.name));
   }
   if (observed.table_missing) {
     findings.push_back({observed.table, "present", "missing"});

@@ -1,6 +1,8 @@
 #!/usr/bin/env bats
 # The database kind against real PostgreSQL 15 and MariaDB 10.11 (one of each for the file) and
-# SQLite files: latency, connection headroom, the query's value, read-only, and the errors.
+# SQLite files: latency, connection headroom (the server's, the role's, the database's and the
+# account's limits, with sessions held open from other connections), the query's value, read-only,
+# and the errors.
 
 bats_require_minimum_version 1.5.0
 
@@ -10,7 +12,10 @@ load sql_tools
 
 setup_file() {
   start_shared start_postgres
-  start_shared start_mariadb
+  # MariaDB refuses SET GLOBAL max_user_connections when it started with 0: start it with a
+  # value, then make it 0 (no limit) until a test sets one.
+  start_shared start_mariadb 'max_user_connections = 100000'
+  [ -n "${RG_SHARED_MISSING:-}" ] || mariadb_admin -e 'SET GLOBAL max_user_connections = 0'
 }
 teardown_file() { stop_servers; }
 setup() { require_shared; }
@@ -120,4 +125,89 @@ EOF
   assert_check "$config" 2 error "no answer while connecting"
   took=$((($(date +%s%N) - started) / 1000000))
   [ "$took" -lt 4000 ]
+}
+
+# --- limits on the role, the database and the account ----------------------------------------
+
+@test "database: postgres role CONNECTION LIMIT bounds the free connections, named in the message" {
+  DSN=$PG_DSN
+  on_stop pg_admin -c "ALTER ROLE $PG_USER CONNECTION LIMIT -1"
+  pg_admin -c "ALTER ROLE $PG_USER CONNECTION LIMIT 3"
+  hold_pg_sessions "$PG_DSN" 1
+  # 3 - the held session - the check's own = 1.
+  assert_check "$(database_config postgres 'min_free_connections = 1')" 0 pass \
+    "1 of 3 connections free (role \"app\" CONNECTION LIMIT 3)"
+  assert_check "$(database_config postgres 'min_free_connections = 2')" 1 fail \
+    "1 connections free (at least 2): role \"app\" CONNECTION LIMIT 3, 2 in use"
+  pg_admin -c "ALTER ROLE $PG_USER CONNECTION LIMIT 2"
+  assert_check "$(database_config postgres 'min_free_connections = 1')" 1 fail \
+    "0 connections free (at least 1): role \"app\" CONNECTION LIMIT 2, 2 in use"
+  "$RG_PYTHON" - "$output" <<'PY'
+import json, sys
+findings = json.loads(sys.argv[1])["checks"][0]["findings"]
+assert findings == [{"subject": "free connections", "expected": "at least 1",
+                     "found": '0 (2 in use of role "app" CONNECTION LIMIT 2)'}], findings
+PY
+}
+
+@test "database: postgres database CONNECTION LIMIT bounds them, counting other roles' sessions" {
+  DSN=$PG_DSN
+  on_stop pg_admin -c "ALTER DATABASE $PG_DATABASE CONNECTION LIMIT -1"
+  pg_admin -c "ALTER DATABASE $PG_DATABASE CONNECTION LIMIT 4"
+  # Two superuser sessions in the database: app may not see what they are, they still count.
+  hold_pg_sessions "postgresql:///$PG_DATABASE?host=$PG_SOCKET_DIR&port=$PG_PORT&user=postgres" 2
+  assert_check "$(database_config postgres 'min_free_connections = 1')" 0 pass \
+    "of 4 connections free (database \"app\" CONNECTION LIMIT 4)"
+  assert_check "$(database_config postgres 'min_free_connections = 2')" 1 fail \
+    "connections free (at least 2): database \"app\" CONNECTION LIMIT 4, "
+}
+
+@test "database: postgres sessions of other roles count against max_connections, unseen or not" {
+  DSN=$PG_DSN
+  max=$(pg_admin -Atc 'SHOW max_connections')
+  reserved=$(pg_admin -Atc "SELECT current_setting('superuser_reserved_connections')::int + coalesce(current_setting('reserved_connections', true), '0')::int")
+  hold_pg_sessions "postgresql:///postgres?host=$PG_SOCKET_DIR&port=$PG_PORT&user=postgres" 3
+  # At most max - reserved - 3 held - the check's own are free: one more is too many.
+  want=$((max - reserved - 3))
+  assert_check "$(database_config postgres "min_free_connections = $want")" 1 fail \
+    "connections free (at least $want): max_connections $max"
+}
+
+@test "database: postgres limits that cannot be read are an error, never no limit" {
+  DSN=$PG_DSN
+  on_stop pg_admin -c "GRANT SELECT ON pg_catalog.pg_roles TO PUBLIC"
+  pg_admin -c "REVOKE SELECT ON pg_catalog.pg_roles FROM PUBLIC"
+  assert_check "$(database_config postgres 'min_free_connections = 1')" 2 error \
+    "connection limits: " "permission denied for view pg_roles"
+}
+
+@test "database: mariadb account MAX_USER_CONNECTIONS bounds the free connections, named" {
+  DSN=$MARIADB_DSN
+  on_stop mariadb_admin -e "GRANT USAGE ON *.* TO '$MARIADB_USER'@'%' WITH MAX_USER_CONNECTIONS 0"
+  mariadb_admin -e "GRANT USAGE ON *.* TO '$MARIADB_USER'@'%' WITH MAX_USER_CONNECTIONS 3"
+  hold_mariadb_sessions "$MARIADB_USER" "$MARIADB_PASSWORD" 1
+  assert_check "$(database_config mysql 'min_free_connections = 1')" 0 pass \
+    "1 of 3 connections free (account app@% MAX_USER_CONNECTIONS 3)"
+  assert_check "$(database_config mysql 'min_free_connections = 2')" 1 fail \
+    "1 connections free (at least 2): account app@% MAX_USER_CONNECTIONS 3, 2 in use"
+  # The account's own limit replaces the global one, even a smaller global one.
+  on_stop mariadb_admin -e "SET GLOBAL max_user_connections = 0"
+  mariadb_admin -e "SET GLOBAL max_user_connections = 2"
+  assert_check "$(database_config mysql 'min_free_connections = 1')" 0 pass \
+    "(account app@% MAX_USER_CONNECTIONS 3)"
+}
+
+@test "database: mariadb global max_user_connections bounds an account without its own" {
+  DSN=$MARIADB_DSN
+  on_stop mariadb_admin -e "SET GLOBAL max_user_connections = 0"
+  mariadb_admin -e "SET GLOBAL max_user_connections = 3"
+  hold_mariadb_sessions "$MARIADB_USER" "$MARIADB_PASSWORD" 1
+  assert_check "$(database_config mysql 'min_free_connections = 2')" 1 fail \
+    "1 connections free (at least 2): global max_user_connections 3 (account app@%), 2 in use"
+  # An account with CONNECTION ADMIN is let past the global value by MariaDB.
+  on_stop mariadb_admin -e "DROP USER IF EXISTS 'rg_ops'@'%'"
+  mariadb_admin -e "CREATE USER 'rg_ops'@'%' IDENTIFIED BY 'ops-pw'; GRANT CONNECTION ADMIN ON *.* TO 'rg_ops'@'%'"
+  hold_mariadb_sessions rg_ops ops-pw 3
+  DSN="mysql://rg_ops:ops-pw@127.0.0.1:$MARIADB_PORT/"
+  assert_check "$(database_config mysql 'min_free_connections = 2')" 0 pass "(max_connections "
 }

@@ -71,6 +71,7 @@ print("Flyway-%d" % (h - (1 << 32) if h >= 1 << 31 else h))' "$DB_NAME")
 @test "mariadb: a wrong password is an error (exit 2) naming the user, never the password" {
   new_mariadb_db
   DSN="mysql://$MARIADB_USER:not-the-password-71@127.0.0.1:$MARIADB_PORT/$DB_NAME"
+  dbmate_file 20240101000000_init "CREATE TABLE a (id int);"
   assert_check "$(migrations_config mysql dbmate "$REL")" 2 error "Access denied for user 'app'"
   [[ "$output" != *not-the-password-71* ]]
 }
@@ -107,6 +108,7 @@ print("Flyway-%d" % (h - (1 << 32) if h >= 1 << 31 else h))' "$DB_NAME")
 @test "errors: a server that is down is an error (exit 2) naming host, port, user and database" {
   port=$(free_port)
   DSN="postgresql://app:pw-down-3f@127.0.0.1:$port/app"
+  printf 'SELECT 1;\n' >"$REL/V1__init.sql"
   assert_check "$(migrations_config postgres flyway "$REL")" 2 error "postgres app@127.0.0.1:$port/app" "refused"
 }
 
@@ -121,6 +123,7 @@ while True:
     c, _ = s.accept(); conns.append(c)
 "
   wait_for_port "$port"
+  printf 'SELECT 1;\n' >"$REL/V1__init.sql"
   for driver in postgres mysql; do
     scheme=$([ $driver = postgres ] && echo postgresql || echo mysql)
     DSN="$scheme://app:pw-hung-9c@127.0.0.1:$port/app"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
-# The migrations kind on PostgreSQL 15 for goose, Prisma, sqlx and Laravel, and a missing table
-# for every tool (migrations_tables.bats has Flyway, Liquibase and golang-migrate; two files keep
-# each suite well under ctest's timeout). Tables are built as the reference describes, checksums
-# computed by Python's hashlib, locks held from a second session.
+# The migrations kind on PostgreSQL 15 for goose, Prisma, sqlx and Laravel, and for every tool a
+# missing table, a migrations_dir with none of its files and expected = [] (migrations_tables.bats
+# has Flyway, Liquibase and golang-migrate; two files keep each suite well under ctest's
+# timeout). Tables are built as the reference describes, checksums computed by Python's hashlib,
+# locks held from a second session.
 
 bats_require_minimum_version 1.5.0
 
@@ -60,6 +61,16 @@ goose_row() { db_psql -c "INSERT INTO goose_db_version (version_id, is_applied) 
   goose_row 2 true
   hold_pg_advisory_lock 4097083626
   assert_check "$(migrations_config postgres goose "$REL" 'timeout = "1500ms"')" 1 fail "goose advisory lock 4097083626 held"
+}
+
+@test "goose: its advisory lock held in another database is not this database's lock" {
+  goose_setup
+  goose_row 1 true
+  goose_row 2 true
+  # An advisory lock is the database's: goose migrating another database on the server holds
+  # the same key there, and this database's migrations are free.
+  hold_pg_advisory_lock 4097083626 "postgresql:///postgres?host=$PG_SOCKET_DIR&port=$PG_PORT&user=postgres"
+  assert_check "$(migrations_config postgres goose "$REL" 'timeout = "3s"')" 0 pass "2 migrations applied"
 }
 
 # --- Prisma ----------------------------------------------------------------------------------
@@ -222,9 +233,32 @@ laravel_row() { db_psql -c "INSERT INTO migrations (migration, batch) VALUES ('$
   assert_check "$(migrations_config postgres sqlx "$REL")" 1 fail "not shipped with the release (20240103000000)"
 }
 
+RG_TOOLS=(alembic dbmate django flyway golang-migrate goose knex laravel liquibase prisma rails sql-migrate sqlx)
+
+# Write one migration file of `tool`'s naming into `dir`.
+ship_one() {
+  local tool=$1 dir=$2
+  case $tool in
+    alembic) mkdir -p "$dir/versions" && printf 'revision = "aaa1"\ndown_revision = None\n' >"$dir/versions/aaa1_x.py" ;;
+    dbmate) touch "$dir/20240101000000_x.sql" ;;
+    django) mkdir -p "$dir/polls/migrations" && touch "$dir/polls/migrations/0001_initial.py" ;;
+    flyway) echo 'SELECT 1;' >"$dir/V1__init.sql" ;;
+    golang-migrate) touch "$dir/1_init.up.sql" ;;
+    goose) touch "$dir/00001_x.sql" ;;
+    knex) touch "$dir/20240101_init.js" ;;
+    laravel) touch "$dir/2024_01_01_000000_x.php" ;;
+    liquibase) printf -- '--liquibase formatted sql\n--changeset alice:1\nSELECT 1;\n' >"$dir/changelog.sql" ;;
+    prisma) mkdir -p "$dir/20240101000000_init" && echo 'SELECT 1;' >"$dir/20240101000000_init/migration.sql" ;;
+    rails) touch "$dir/20240101000000_x.rb" ;;
+    sql-migrate) touch "$dir/1_init.sql" ;;
+    sqlx) echo 'SELECT 1;' >"$dir/20240101000000_init.sql" ;;
+  esac
+}
+
 @test "every tool: no history table fails (exit 1) naming the table it looked for" {
-  touch "$REL/00001_x.sql"
-  for tool in alembic dbmate django flyway golang-migrate goose knex laravel liquibase prisma rails sql-migrate sqlx; do
+  for tool in "${RG_TOOLS[@]}"; do
+    mkdir -p "$REL/$tool"
+    ship_one "$tool" "$REL/$tool"
     case $tool in
       alembic) table=alembic_version ;; dbmate | golang-migrate | rails) table=schema_migrations ;;
       django) table=django_migrations ;; flyway) table=flyway_schema_history ;;
@@ -232,6 +266,55 @@ laravel_row() { db_psql -c "INSERT INTO migrations (migration, batch) VALUES ('$
       liquibase) table=databasechangelog ;; prisma) table=_prisma_migrations ;;
       sql-migrate) table=gorp_migrations ;; sqlx) table=_sqlx_migrations ;;
     esac
-    assert_check "$(migrations_config postgres "$tool" "$REL")" 1 fail "history table public.$table does not exist"
+    assert_check "$(migrations_config postgres "$tool" "$REL/$tool")" 1 fail \
+      "history table public.$table does not exist" "1 pending ("
   done
+}
+
+@test "every tool: a migrations_dir with no migration of the tool is an error (exit 2), also with allow_ahead" {
+  # A release packaged without its migration files: the directory is there, the files are not.
+  mkdir -p "$REL/db/migrate"
+  echo "migrations go here" >"$REL/db/migrate/README.md"
+  for tool in "${RG_TOOLS[@]}"; do
+    for extra in '' 'allow_ahead = true'; do
+      assert_check "$(migrations_config postgres "$tool" "$REL/db/migrate" "$extra")" 2 error \
+        "migrations_dir: $REL/db/migrate: no $tool migration found (expected " "expected = []"
+    done
+  done
+  # Where the history holds rows, allow_ahead would otherwise pass them all as ahead.
+  laravel_setup
+  laravel_row 2024_01_01_000000_create_users_table
+  mkdir -p "$REL/empty"
+  assert_check "$(migrations_config postgres laravel "$REL/empty" 'allow_ahead = true')" 2 error \
+    "migrations_dir: $REL/empty: no laravel migration found (expected <YYYY_MM_DD_HHMMSS>_<name>.php)"
+}
+
+# Write a migrations check for `tool` that expects no migration, with the lines `extra` added.
+expects_none_config() {
+  write_config <<EOF
+[[check]]
+id = "schema"
+kind = "migrations"
+driver = "postgres"
+tool = "$1"
+dsn_env = "RG_DSN"
+expected = []
+timeout = "20s"
+${2:-}
+EOF
+}
+
+@test "every tool: expected = [] passes where none has run, and an applied one is not shipped" {
+  for tool in "${RG_TOOLS[@]}"; do
+    assert_check "$(expects_none_config "$tool")" 0 pass "no $tool migration has run, and the release expects none (expected = [])"
+  done
+  laravel_setup
+  laravel_row 2024_01_01_000000_create_users_table
+  assert_check "$(expects_none_config laravel)" 1 fail \
+    "1 applied but not shipped with the release (2024_01_01_000000_create_users_table)"
+  assert_check "$(expects_none_config laravel 'allow_ahead = true')" 0 pass "applied ahead of the release"
+  db_psql -c "CREATE TABLE schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)" \
+    -c "INSERT INTO schema_migrations VALUES (20240101000000, false)"
+  assert_check "$(expects_none_config golang-migrate)" 1 fail \
+    "1 applied but not shipped with the release (20240101000000)"
 }

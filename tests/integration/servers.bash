@@ -382,7 +382,8 @@ pg_admin() {
 #   MARIADB_PORT  MARIADB_DIR  MARIADB_SOCKET  MARIADB_USER=app  MARIADB_PASSWORD
 #   MARIADB_DATABASE=app  MARIADB_DSN=mysql://app:PASSWORD@127.0.0.1:PORT/app
 #   MARIADB_CNF   the defaults file (server options; [client] socket for root over the socket)
-# Run SQL as root with mariadb_admin (`mariadb_admin -e 'SELECT 1'`, or SQL on stdin).
+# Run SQL as root with mariadb_admin (`mariadb_admin -e 'SELECT 1'`, or SQL on stdin). Each
+# argument is one more [mariadbd] option line (`start_mariadb 'max_user_connections = 1000'`).
 start_mariadb() {
   _rg_require
   MARIADB_DIR=$(_rg_server_dir mariadb)
@@ -413,6 +414,7 @@ innodb_flush_log_at_trx_commit = 0
 innodb_doublewrite = 0
 performance_schema = 0
 EOF
+  [ $# -eq 0 ] || printf '%s\n' "$@" >>"$MARIADB_CNF"
   chown -R mysql: "$MARIADB_DIR"
   _rg_open_path "$MARIADB_DIR"
   "${RG_NOSYNC[@]}" mariadb-install-db --defaults-file="$MARIADB_CNF" \

@@ -49,11 +49,13 @@ db_mariadb() {
   mariadb --defaults-file="$MARIADB_CNF" -uroot "$DB_NAME" "$@"
 }
 
-# Hold a PostgreSQL advisory lock `key` (bigint) from a second session until the test ends, and
-# wait until pg_locks shows it.
+# Hold a PostgreSQL advisory lock `key` (bigint) from a second session (to `dsn`, default the
+# test's database) until the test ends, and wait until pg_locks shows it. The server ends the
+# session when the test stops: a killed psql leaves its backend, and the lock, in pg_sleep.
 hold_pg_advisory_lock() {
-  local key=$1
-  start_server psql -X -q "$DSN" -c "SELECT pg_advisory_lock($key)" -c "SELECT pg_sleep(600)"
+  local key=$1 dsn=${2:-$DSN}
+  on_stop release_pg_sessions
+  start_server env PGAPPNAME=rg-hold psql -X -q "$dsn" -c "SELECT pg_advisory_lock($key)" -c "SELECT pg_sleep(600)"
   for _ in $(seq 200); do
     [ "$(pg_admin -d "$DB_NAME" -Atc "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND ((classid::bigint << 32) | objid::bigint) = $key")" = 1 ] && return 0
     sleep 0.05
@@ -62,10 +64,12 @@ hold_pg_advisory_lock() {
   return 1
 }
 
-# Hold a MariaDB named lock from a second session until the test ends.
+# Hold a MariaDB named lock from a second session until the test ends (when the server ends the
+# session: a killed client leaves its SLEEP, and the lock, running).
 hold_mariadb_lock() {
   local name=$1
-  start_server mariadb --defaults-file="$MARIADB_CNF" -uroot -e "SELECT GET_LOCK('$name', 5); SELECT SLEEP(600);"
+  on_stop release_mariadb_sessions
+  start_server mariadb --defaults-file="$MARIADB_CNF" -uroot -e "SELECT GET_LOCK('$name', 5); SELECT SLEEP(600) AS rg_hold;"
   for _ in $(seq 200); do
     [ "$(mariadb_admin -N -e "SELECT IS_USED_LOCK('$name') IS NOT NULL")" = 1 ] && return 0
     sleep 0.05
@@ -113,4 +117,56 @@ assert check["status"] == sys.argv[2], check
 for needle in sys.argv[3:]:
     assert needle in check["message"], (needle, check["message"])
 PY
+}
+
+# Hold `count` sessions open to PostgreSQL at `dsn` (application_name rg-hold) until the test
+# ends, and wait until pg_stat_activity shows them. The server ends them when the test stops.
+hold_pg_sessions() {
+  local dsn=$1 count=${2:-1} before i
+  before=$(pg_admin -Atc "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rg-hold'")
+  on_stop release_pg_sessions
+  for ((i = 0; i < count; i++)); do
+    start_server env PGAPPNAME=rg-hold psql -X -q "$dsn" -c "SELECT pg_sleep(600)"
+  done
+  for _ in $(seq 200); do
+    [ "$(pg_admin -Atc "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'rg-hold'")" = $((before + count)) ] && return 0
+    sleep 0.05
+  done
+  echo "the $count sessions to hold did not connect" >&2
+  return 1
+}
+
+# End the sessions hold_pg_sessions opened, waiting until each is gone (the limits count them).
+release_pg_sessions() {
+  pg_admin -o /dev/null -Atc "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity WHERE application_name = 'rg-hold'"
+}
+
+# Hold `count` connections open to the shared MariaDB as `user` with `password` until the test
+# ends, and wait until the processlist shows them. The server ends them when the test stops.
+hold_mariadb_sessions() {
+  local user=$1 password=$2 count=${3:-1} i
+  on_stop release_mariadb_sessions
+  for ((i = 0; i < count; i++)); do
+    start_server env MYSQL_PWD="$password" mariadb --no-defaults -h 127.0.0.1 -P "$MARIADB_PORT" \
+      -u "$user" -e "SELECT SLEEP(600) AS rg_hold"
+  done
+  for _ in $(seq 200); do
+    [ "$(mariadb_admin -N -e "SELECT count(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%AS rg_hold' AND USER = '$user'")" = "$count" ] && return 0
+    sleep 0.05
+  done
+  echo "the $count connections to hold did not connect" >&2
+  return 1
+}
+
+# End the connections hold_mariadb_sessions opened (a killed client leaves its SLEEP running),
+# waiting until they are gone.
+release_mariadb_sessions() {
+  local id
+  for id in $(mariadb_admin -N -e "SELECT ID FROM information_schema.PROCESSLIST WHERE INFO LIKE '%AS rg_hold' AND ID <> CONNECTION_ID()"); do
+    mariadb_admin -e "KILL $id" 2>/dev/null || true
+  done
+  for _ in $(seq 100); do
+    [ "$(mariadb_admin -N -e "SELECT count(*) FROM information_schema.PROCESSLIST WHERE INFO LIKE '%AS rg_hold' AND ID <> CONNECTION_ID()")" = 0 ] && return 0
+    sleep 0.05
+  done
 }

@@ -1,5 +1,6 @@
 // The migrations kind: the tools' checksums and lock keys (the reference's vectors), their file
 // naming, the judgement of every state (pure), parsing, and the run through a fake SQL probe.
+#include "fakes/sql.hpp"
 #include "testutil.hpp"
 
 #include <checks/migrations/migrations_check.hpp>
@@ -70,75 +71,13 @@ subjects(const hook::CheckResult& result)
   return out;
 }
 
-// A database that answers each query with the rows of the first entry whose key the SQL contains.
-class FakeConnection final : public util::SqlConnection
-{
-public:
-  using Answers = std::vector<std::pair<std::string, std::function<util::Result<util::SqlRows>()>>>;
-  FakeConnection(util::SqlDriver driver, Answers answers, std::vector<std::string>* log)
-      : m_answers(std::move(answers)),
-        m_log(log)
-  {
-    m_target.driver = driver;
-    m_target.host = "db.internal";
-    m_target.user = "app";
-    m_target.database = "app";
-  }
-  util::Result<util::SqlRows>
-  query(std::string_view sql, util::Clock::time_point, std::stop_token) override
-  {
-    if (m_log != nullptr) {
-      m_log->emplace_back(sql);
-    }
-    for (const auto& [key, answer] : m_answers) {
-      if (sql.find(key) != std::string_view::npos) {
-        return answer();
-      }
-    }
-    return util::make_error(util::Errc::protocol, fmt::format("unexpected query: {}", sql));
-  }
-  std::string
-  server_version() const override
-  {
-    return "15.18";
-  }
-  const util::SqlTarget&
-  target() const override
-  {
-    return m_target;
-  }
-
-private:
-  Answers m_answers;
-  std::vector<std::string>* m_log;
-  util::SqlTarget m_target;
-};
-
-class FakeConnector final : public util::SqlConnector
-{
-public:
-  std::function<util::Result<std::unique_ptr<util::SqlConnection>>()> make;
-  int connects = 0;
-  util::Result<std::unique_ptr<util::SqlConnection>>
-  connect(util::SqlDriver, const util::Secret&, util::Clock::time_point, std::stop_token) override
-  {
-    ++connects;
-    return make();
-  }
-};
+using FakeConnection = fakes::SqlConnection;
+using FakeConnector = fakes::SqlConnector;
 
 util::SqlRows
 rows(std::vector<std::vector<std::optional<std::string>>> values, std::size_t columns = 0)
 {
-  util::SqlRows out;
-  const auto width = columns != 0 ? columns : (values.empty() ? 1 : values.front().size());
-  for (std::size_t i = 0; i < width; ++i) {
-    out.columns.push_back(fmt::format("c{}", i));
-  }
-  for (auto& row : values) {
-    out.rows.push_back(std::move(row));
-  }
-  return out;
+  return fakes::sql_rows(std::move(values), columns);
 }
 
 } // namespace
@@ -527,7 +466,7 @@ TEST_CASE("migrations: run reads the history, the locks, and redacts the DSN", "
   const std::int64_t key = mig::golang_migrate_lock_key("public", "schema_migrations", "app");
   connector->make = [&]() -> util::Result<std::unique_ptr<util::SqlConnection>> {
     FakeConnection::Answers answers{
-      {"current_database()",
+      {"SELECT current_database(), current_schema()",
        [] {
          return util::Result<util::SqlRows>(rows({{"app", "public"}}));
        }},
@@ -563,6 +502,10 @@ TEST_CASE("migrations: run reads the history, the locks, and redacts the DSN", "
   CHECK_THAT(result.message, Catch::Contains("public.schema_migrations: 1 migration applied"));
   for (const auto& sql : log) {
     CHECK_THAT(sql, !Catch::Contains("pg_try_advisory") && !Catch::Contains("pg_advisory_lock"));
+    if (sql.find("pg_locks") != std::string::npos) {
+      // An advisory lock is its database's: another database's lock on the key is not this one.
+      CHECK_THAT(sql, Catch::Contains("l.database = "));
+    }
   }
 
   // A lock held until the deadline fails, naming it.
@@ -582,4 +525,98 @@ TEST_CASE("migrations: run reads the history, the locks, and redacts the DSN", "
   CHECK(denied.status == Status::error);
   CHECK_THAT(denied.message, !Catch::Contains("hunter2") && Catch::Contains("<redacted>"));
   ::unsetenv("RG_UNIT_MIGRATIONS_DSN");
+}
+
+TEST_CASE("migrations: a migrations_dir with no migration of the tool is an error naming it and "
+          "the files expected, also with allow_ahead",
+          "[migrations]")
+{
+  testutil::TempDir dir;
+  // Everything but the migrations: what a release packaged without its files still holds.
+  testutil::write_file(dir.path() / "db/README.md", "migrations go here\n");
+  testutil::write_file(dir.path() / "db/schema.rb", "");
+  std::filesystem::create_directories(dir.path() / "db/empty");
+  ::setenv("RG_UNIT_MIGRATIONS_DSN", "postgresql://app:hunter2@db/app", 1);
+  for (const auto& tool : mig::tool_descriptors()) {
+    for (const auto* folder : {"db", "db/empty"}) {
+      for (const bool allow_ahead : {false, true}) {
+        auto spec = mig::parse_migrations(testutil::spec_from(
+          fmt::format("[[check]]\nid = \"s\"\nkind = \"migrations\"\ndriver = \"postgres\"\ntool = "
+                      "\"{}\"\ndsn_env = \"RG_UNIT_MIGRATIONS_DSN\"\nmigrations_dir = \"{}\"\n"
+                      "allow_ahead = {}\n",
+                      tool.name,
+                      folder,
+                      allow_ahead),
+          dir.path()));
+        REQUIRE(spec);
+        auto connector = std::make_shared<FakeConnector>();
+        connector->make = []() -> util::Result<std::unique_ptr<util::SqlConnection>> {
+          // A database whose history holds rows: with allow_ahead they would pass.
+          return std::unique_ptr<util::SqlConnection>(std::make_unique<FakeConnection>(
+            util::SqlDriver::postgres,
+            FakeConnection::Answers{{"", [] { return util::Result<util::SqlRows>(rows({})); }}},
+            nullptr));
+        };
+        hook::CheckContext ctx;
+        ctx.deadline = util::Clock::now() + 10s;
+        ctx.probes.install<util::SqlConnector>(connector);
+        const auto result = mig::run_migrations(*spec, ctx);
+        INFO(tool.name << " " << folder << " allow_ahead " << allow_ahead << ": "
+                       << result.message);
+        CHECK(result.status == Status::error);
+        CHECK_THAT(result.message,
+                   Catch::StartsWith("migrations_dir: " + (dir.path() / folder).string() + ": no "
+                                     + std::string(tool.name) + " migration found (expected "
+                                     + std::string(tool.files))
+                     && Catch::Contains("expected = []"));
+        CHECK(connector->connects == 0);
+      }
+    }
+  }
+  ::unsetenv("RG_UNIT_MIGRATIONS_DSN");
+}
+
+TEST_CASE("migrations: an empty expected list says the release ships none, for every model",
+          "[migrations]")
+{
+  for (const auto& tool : mig::tool_descriptors()) {
+    INFO(tool.name);
+    const auto keys = fmt::format(
+      "driver = \"postgres\"\ntool = \"{}\"\ndsn_env = \"DB\"\nexpected = []", tool.name);
+    const auto spec = parsed(keys);
+    CHECK(spec.expected.empty());
+    const auto ahead = parsed(keys + "\nallow_ahead = true");
+    const auto none = mig::shipped_from_ids(tool, {});
+
+    // Nothing applied: as expected.
+    auto empty = observation(none, {});
+    empty.from_files = false;
+    empty.history.empty_single_version = tool.model == mig::Model::single_version;
+    CHECK(mig::evaluate_migrations(spec, empty).status == Status::pass);
+
+    // Something applied: ahead of the release, which allow_ahead admits.
+    auto applied = observation(none, {{"20240101000000", {}}});
+    applied.from_files = false;
+    const auto fail = mig::evaluate_migrations(spec, applied);
+    CHECK(fail.status == Status::fail);
+    CHECK_THAT(fail.message,
+               Catch::Contains("1 applied but not shipped with the release (20240101000000)"));
+    CHECK(mig::evaluate_migrations(ahead, applied).status == Status::pass);
+
+    // No history table: no migration of the tool has run, and none is expected.
+    auto missing = observation(none, {});
+    missing.from_files = false;
+    missing.table_missing = true;
+    const auto pass = mig::evaluate_migrations(spec, missing);
+    CHECK(pass.status == Status::pass);
+    CHECK_THAT(pass.message,
+               Catch::Contains("does not exist")
+                 && Catch::Contains("expects none (expected = [])"));
+    missing.locks.push_back({"a lock", "pid 4"});
+    CHECK(mig::evaluate_migrations(spec, missing).status == Status::fail);
+  }
+  // A missing table with files shipped is still every file pending.
+  auto shipped_missing = observation({shipped("1")}, {});
+  shipped_missing.table_missing = true;
+  CHECK(mig::evaluate_migrations(spec_for("rails"), shipped_missing).status == Status::fail);
 }
