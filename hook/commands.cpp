@@ -130,7 +130,7 @@ exit codes:
       (ABANDON was sent); or no result could be delivered: no metadata service (not on EC2),
       no instance profile, no group, the hook had no active action (it timed out or was
       completed elsewhere), Auto Scaling refused or did not answer within 30s, or an attempt
-      got no answer and may have been accepted (the outcome is unknown)
+      got no definite answer and may have been accepted (the outcome is unknown)
   64  bad usage
   78  bad configuration (no [lifecycle] table, an unknown key, a bad value)
 )";

@@ -380,8 +380,8 @@ LifecycleGate::run(const std::function<RunSummary(std::stop_token)>& run_checks,
   // An attempt that got no answer may have completed the action: then what the last answer
   // says (no active action, refused, no answer at all) does not tell whether the result went in.
   outcome.acceptance_unknown = report.kind != AnswerKind::ok && report.unanswered > 0;
-  const auto unanswered =
-    fmt::format("attempt {} got no answer ({})", report.first_unanswered, report.unanswered_detail);
+  const auto unanswered = fmt::format(
+    "attempt {} got no definite answer ({})", report.first_unanswered, report.unanswered_detail);
   switch (report.kind) {
   case AnswerKind::ok:
     outcome.accepted = true;

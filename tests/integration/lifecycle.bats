@@ -407,7 +407,7 @@ EOF
   echo "$output"
   [ "${lines[-2]}" = "CompleteLifecycleAction=CONTINUE - AcceptedThenDropped sig=ok" ]
   [ "${lines[-1]}" = "CompleteLifecycleAction=CONTINUE 400 ValidationError sig=ok" ]
-  [[ "${stderr_lines[-1]}" == "readygate lifecycle: CONTINUE sent, outcome unknown, for $SUBJECT: attempt 1 got no answer ("*"), then attempt 2 was answered ValidationError: No active Lifecycle Action found"*": attempt 1 most likely completed the action and its answer was lost, but the hook may also have timed out or been completed by someone else; Auto Scaling does not say which (the instance's lifecycle state does); pass, 1 check: 1 pass ("* ]]
+  [[ "${stderr_lines[-1]}" == "readygate lifecycle: CONTINUE sent, outcome unknown, for $SUBJECT: attempt 1 got no definite answer ("*"), then attempt 2 was answered ValidationError: No active Lifecycle Action found"*": attempt 1 most likely completed the action and its answer was lost, but the hook may also have timed out or been completed by someone else; Auto Scaling does not say which (the instance's lifecycle state does); pass, 1 check: 1 pass ("* ]]
   [[ "$stderr" != *"not accepted"* ]]
   [ "$(result_json 'd["result"], d["accepted"], d["no_active_action"], d["exit_code"], d["completion_attempts"]')" = "CONTINUE None True 2 2" ]
 
@@ -423,7 +423,7 @@ EOF
   run --separate-stderr "$READYGATE" lifecycle --config "$config"
   echo "$stderr"
   [ "$status" -eq 1 ]
-  [[ "${stderr_lines[-1]}" == "readygate lifecycle: ABANDON sent, outcome unknown, for $SUBJECT: attempt 1 got no answer ("* ]]
+  [[ "${stderr_lines[-1]}" == "readygate lifecycle: ABANDON sent, outcome unknown, for $SUBJECT: attempt 1 got no definite answer ("* ]]
   [ "$(result_json 'd["result"], d["accepted"], d["exit_code"]')" = "ABANDON None 1" ]
 }
 

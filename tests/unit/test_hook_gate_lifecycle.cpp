@@ -620,12 +620,13 @@ TEST_CASE("gate::LifecycleGate: a completion attempt without an answer, then \"n
     CHECK(outcome.completion_attempts == 2);
     CHECK(hook::gate::exit_code_of(outcome) == hook::k_exit_error); // 0 only once accepted
     const auto line = hook::gate::outcome_line(k_action, outcome);
-    CHECK_THAT(line,
-               Catch::StartsWith(
-                 "CONTINUE sent, outcome unknown, for i-0123456789abcdef0 (group rg-asg, hook "
-                 "rg-launch-hook): attempt 1 got no answer (operation timed out after 10000 "
-                 "milliseconds), then attempt 2 was answered ValidationError: No active "
-                 "Lifecycle Action found"));
+    CHECK_THAT(
+      line,
+      Catch::StartsWith(
+        "CONTINUE sent, outcome unknown, for i-0123456789abcdef0 (group rg-asg, hook "
+        "rg-launch-hook): attempt 1 got no definite answer (operation timed out after 10000 "
+        "milliseconds), then attempt 2 was answered ValidationError: No active "
+        "Lifecycle Action found"));
     CHECK_THAT(line, Catch::Contains("attempt 1 most likely completed the action"));
     CHECK_THAT(line, !Catch::Contains("not accepted"));
     const auto document = record_of(outcome);
@@ -645,10 +646,11 @@ TEST_CASE("gate::LifecycleGate: a completion attempt without an answer, then \"n
     CHECK(outcome.result == "ABANDON");
     CHECK(outcome.acceptance_unknown);
     CHECK(hook::gate::exit_code_of(outcome) == hook::k_exit_fail);
-    CHECK_THAT(hook::gate::outcome_line(k_action, outcome),
-               Catch::StartsWith("ABANDON sent, outcome unknown, for ")
-                 && Catch::Contains("attempt 1 got no answer (connection reset by peer), then "
-                                    "attempt 3 was answered"));
+    CHECK_THAT(
+      hook::gate::outcome_line(k_action, outcome),
+      Catch::StartsWith("ABANDON sent, outcome unknown, for ")
+        && Catch::Contains("attempt 1 got no definite answer (connection reset by peer), then "
+                           "attempt 3 was answered"));
     CHECK(record_of(outcome).at("accepted").is_null());
   }
   {
@@ -658,7 +660,8 @@ TEST_CASE("gate::LifecycleGate: a completion attempt without an answer, then \"n
                                                       no_active_action()};
     const auto outcome = harness.run(summary_of(Status::pass), 1);
     CHECK(outcome.acceptance_unknown);
-    CHECK_THAT(outcome.detail, Catch::StartsWith("attempt 1 got no answer (InternalFailure: "));
+    CHECK_THAT(outcome.detail,
+               Catch::StartsWith("attempt 1 got no definite answer (InternalFailure: "));
   }
   {
     // Throttled and refused answers were not carried out: "no active action" keeps its meaning.
@@ -680,10 +683,11 @@ TEST_CASE("gate::LifecycleGate: a completion attempt without an answer, then \"n
       std::deque<util::Result<ApiAnswer>>(100, util::make_error(util::Errc::network, "reset"));
     const auto outcome = harness.run(summary_of(Status::pass), 1);
     CHECK(outcome.acceptance_unknown);
-    CHECK_THAT(outcome.detail,
-               Catch::StartsWith("no answer accepted within 30s (")
-                 && Catch::EndsWith("; attempt 1 got no answer (reset), so it may have completed "
-                                    "the action before its answer was lost"));
+    CHECK_THAT(
+      outcome.detail,
+      Catch::StartsWith("no answer accepted within 30s (")
+        && Catch::EndsWith("; attempt 1 got no definite answer (reset), so it may have completed "
+                           "the action before its answer was lost"));
     CHECK(record_of(outcome).at("accepted").is_null());
   }
 }
