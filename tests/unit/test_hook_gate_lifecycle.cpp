@@ -465,7 +465,7 @@ TEST_CASE("gate::LifecycleGate: fail abandons, error abandons unless on_error = 
 }
 
 TEST_CASE("gate::LifecycleGate: a check seen failing beside one that could not be verified "
-          "abandons with on_error = continue; the line names the failing check",
+          "abandons with on_error = continue, and the line names the failing check",
           "[lifecycle]")
 {
   {
