@@ -24,7 +24,7 @@ constexpr std::array k_lifecycle_keys = {
   KeySpec{"imds_endpoint",        KeyType::string,   false, "\"http://169.254.169.254\"", false, "the instance metadata service (IMDSv2); \"http://[fd00:ec2::254]\" for IPv6"},
   KeySpec{"autoscaling_endpoint", KeyType::string,   false, "\"https://autoscaling.<region>.<domain>\"", false, "the Auto Scaling API, e.g. a VPC endpoint; https (http only on loopback)"},
   KeySpec{"heartbeat_interval",   KeyType::duration, false, "\"30s\"", false, "how often RecordLifecycleActionHeartbeat is sent while the checks run (1s to 1h; at most half the hook's HeartbeatTimeout)"},
-  KeySpec{"on_error",             KeyType::string,   false, "\"abandon\"", false, "the result when a check could not be verified or the deadline passed: \"abandon\" or \"continue\" (a failed check always abandons)"},
+  KeySpec{"on_error",             KeyType::string,   false, "\"abandon\"", false, "the result when a check could not be verified or the deadline passed: \"abandon\" or \"continue\" (a check seen failing always abandons, even beside one that could not be verified)"},
   KeySpec{"result_file",          KeyType::path,     false, "\"/run/readygate/lifecycle.json\"", false, "where the decision and the check report are written (JSON)"},
 };
 // clang-format on

@@ -31,7 +31,8 @@ inline constexpr std::chrono::milliseconds k_max_heartbeat_interval{3'600'000};
 inline constexpr std::chrono::milliseconds k_min_heartbeat_interval{1'000};
 
 // What the lifecycle action is completed with when the verdict is error (a check could not be
-// verified, or the run deadline passed). A failed check always abandons.
+// verified, or the run deadline passed). A check seen failing always abandons, also when the
+// verdict is error (another check could not be verified, or its own last attempt was cut short).
 enum class OnError { abandon, proceed };
 
 struct LifecycleSettings

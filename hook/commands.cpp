@@ -118,17 +118,19 @@ complete the hook: CONTINUE when every check passed (the instance joins its targ
 ABANDON otherwise (it is terminated and replaced). The instance, region, group and credentials
 come from IMDSv2 and the instance profile; [gate] deadline bounds the checks, and completing the
 action may take 30s more. The decision and the check report go to result_file, one line to
-standard error. SIGTERM stops the checks and sends ABANDON. Give the hook DefaultResult=ABANDON:
-whatever readygate cannot complete, the hook's timeout abandons.
+standard error. SIGTERM stops the checks and sends ABANDON, unless every check had already
+passed: then CONTINUE goes out, and the journal line says a signal came. Give the hook
+DefaultResult=ABANDON: whatever readygate cannot complete, the hook's timeout abandons.
 
 exit codes:
   0   CONTINUE was accepted (every check passed, or on_error = "continue" and one could not
-      be verified)
+      be verified while none was seen failing)
   1   a check failed (ABANDON was sent)
   2   anything else: a check could not be verified, the deadline passed or a signal came
       (ABANDON was sent); or no result could be delivered: no metadata service (not on EC2),
       no instance profile, no group, the hook had no active action (it timed out or was
-      completed elsewhere), Auto Scaling refused or did not answer within 30s
+      completed elsewhere), Auto Scaling refused or did not answer within 30s, or an attempt
+      got no definite answer and may have been accepted (the outcome is unknown)
   64  bad usage
   78  bad configuration (no [lifecycle] table, an unknown key, a bad value)
 )";

@@ -143,7 +143,9 @@ print_dry_run(std::ostream& out,
                      util::format_duration(settings.heartbeat_interval),
                      gate::form_body(gate::heartbeat_action(action)));
   out << fmt::format("  CompleteLifecycleAction         when every check passes{}\n    {}\n",
-                     proceed ? ", or one cannot be verified (on_error = \"continue\")" : "",
+                     proceed ? ", or one cannot be verified and none was seen failing "
+                               "(on_error = \"continue\")"
+                             : "",
                      gate::form_body(gate::complete_action(action, "CONTINUE")));
   out << fmt::format("  CompleteLifecycleAction         when a check fails{}\n    {}\n",
                      proceed ? ", or a signal stops the run"

@@ -159,6 +159,7 @@ struct Slot
   Clock::time_point attempt_started{};
   Clock::time_point attempt_deadline{}; // the check's own deadline for this attempt
   bool attempt_capped_by_run = false;   // its deadline is the run's, not its timeout
+  bool seen_failing = false;            // the last attempt that observed the host failed
   std::shared_ptr<Ticket> ticket;
   std::optional<ReportedResult> last;
 };
@@ -250,6 +251,9 @@ public:
       summary.results.push_back(std::move(*slot.last));
     }
     summary.verdict = verdict_of(summary.results);
+    summary.seen_failing = std::any_of(summary.results.begin(),
+                                       summary.results.end(),
+                                       [](const ReportedResult& r) { return r.seen_failing; });
     summary.duration = elapsed_since(m_started);
     return summary;
   }
@@ -311,7 +315,8 @@ private:
                                  m_checks[i].kind,
                                  std::move(outcome),
                                  i == index ? duration : milliseconds(0),
-                                 slot.attempts};
+                                 slot.attempts,
+                                 slot.seen_failing || status == Status::fail};
       if (!m_checks[i].selected) {
         continue; // its dependents do not wait for it
       }
@@ -338,6 +343,11 @@ private:
     auto& slot = m_slots[index];
     const auto& check = m_checks[index];
     --m_running;
+    if (result.status != Status::error) {
+      // An attempt that could not look says nothing about the host: the last one that did
+      // still stands, so a fail followed by a timeout is still a host seen to be wrong.
+      slot.seen_failing = result.status == Status::fail;
+    }
     const bool bad = result.status == Status::fail || result.status == Status::error;
     const auto next_start = util::time_after(Clock::now(), m_options.retry_interval);
     const bool will_retry =

@@ -1,7 +1,8 @@
 // Run planned checks: bounded concurrency, a timeout per check, one deadline for the whole run,
 // retries of failing `retry = true` checks until that deadline, results in config order. One
 // verdict comes out of it; the exit code, serve's HTTP status and the lifecycle result all
-// derive from that verdict (hook/outcome.hpp).
+// derive from that verdict (hook/outcome.hpp), and the lifecycle result also from whether a
+// check was seen failing (an error verdict can hide a fail).
 //
 // An Engine outlives its runs (`serve` runs the checks every few seconds for weeks): attempts run
 // on a bounded pool of worker threads that the engine keeps between runs. An attempt that ignores
@@ -44,12 +45,20 @@ struct ReportedResult
   CheckResult result;
   std::chrono::milliseconds duration{0}; // of the last attempt
   unsigned attempts = 0;
+  // The last attempt that observed the host found it wrong: true for a fail, and for an error
+  // whose attempts that looked all failed (a retry cut short by the deadline or a signal, or
+  // one that could not look on its last try). Its status stays error (error outranks fail).
+  bool seen_failing = false;
 };
 
 struct RunSummary
 {
   std::vector<ReportedResult> results; // in config order
   Status verdict = Status::error;
+  // A check was seen failing (ReportedResult::seen_failing), whatever the verdict says: a
+  // consumer that may admit an unverified host (lifecycle's on_error = "continue") must not
+  // admit one that was seen to be wrong.
+  bool seen_failing = false;
   std::chrono::milliseconds duration{0};
   std::chrono::system_clock::time_point started;
   bool deadline_reached = false;

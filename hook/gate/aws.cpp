@@ -12,6 +12,7 @@
 #include <array>
 #include <cctype>
 #include <charconv>
+#include <span>
 #include <sstream>
 
 namespace hook::gate {
@@ -144,8 +145,9 @@ text_at(const Tree& tree, std::string_view path)
   return util::printable(tree.get<std::string>(std::string(path), ""));
 }
 
-// Throttling codes of AWS services (botocore's list) and the transient ones Auto Scaling uses.
-constexpr std::array<std::string_view, 14> k_retry_codes = {
+// Throttling codes of AWS services (botocore's list) and the transient ones Auto Scaling uses,
+// in two parts: answers that turn the request away before anything is done, then the others.
+constexpr std::array<std::string_view, 10> k_turned_away_codes = {
   "Throttling",
   "ThrottlingException",
   "ThrottledException",
@@ -156,11 +158,19 @@ constexpr std::array<std::string_view, 14> k_retry_codes = {
   "PriorRequestNotComplete",
   "ResourceContention",
   "ServiceLinkedRoleFailure",
-  "InternalFailure",
-  "ServiceUnavailable",
-  "ExpiredToken",   // credentials rotated under us: fresh ones are fetched on every call
-  "RequestExpired", // clock skew past 15 minutes: time sync may be catching up
 };
+constexpr std::array<std::string_view, 4> k_other_retry_codes = {
+  "InternalFailure",    // the service failed while handling it, perhaps after acting
+  "ServiceUnavailable", // the same
+  "ExpiredToken",       // credentials rotated under us: fresh ones are fetched on every call
+  "RequestExpired",     // clock skew past 15 minutes: time sync may be catching up
+};
+
+bool
+listed(std::span<const std::string_view> codes, std::string_view code)
+{
+  return std::find(codes.begin(), codes.end(), code) != codes.end();
+}
 
 } // namespace
 
@@ -655,12 +665,23 @@ classify(const util::Result<ApiAnswer>& answer)
   const bool skewed = answer->code == "SignatureDoesNotMatch"
                       && (answer->message.starts_with("Signature expired")
                           || answer->message.starts_with("Signature not yet current"));
-  if (skewed
-      || std::find(k_retry_codes.begin(), k_retry_codes.end(), answer->code) != k_retry_codes.end()
-      || answer->http_status >= 500 || answer->http_status == 429) {
+  if (skewed || listed(k_turned_away_codes, answer->code)
+      || listed(k_other_retry_codes, answer->code) || answer->http_status >= 500
+      || answer->http_status == 429) {
     return AnswerKind::retry;
   }
   return AnswerKind::final_error;
+}
+
+bool
+may_have_taken_effect(const util::Result<ApiAnswer>& answer)
+{
+  if (!answer) {
+    const auto code = answer.error().code;
+    return code == Errc::network || code == Errc::timeout || code == Errc::protocol
+           || code == Errc::cancelled;
+  }
+  return answer->http_status >= 500 && !listed(k_turned_away_codes, answer->code);
 }
 
 std::string

@@ -255,6 +255,13 @@ enum class AnswerKind {
 
 AnswerKind classify(const util::Result<ApiAnswer>& answer);
 
+// Return true when the call that got `answer` may have been carried out although the answer does
+// not say so: no answer at all (the connection broke, the time ran out, something in between
+// garbled it: the request may have reached the API first) or a 5xx other than throttling (the
+// service failed while handling it). A later "No active Lifecycle Action found" may then be
+// this call's own doing.
+bool may_have_taken_effect(const util::Result<ApiAnswer>& answer);
+
 // Return "Throttling: Rate exceeded (HTTP 400, request 1b2c...)" or the error's message.
 std::string describe_answer(const util::Result<ApiAnswer>& answer);
 

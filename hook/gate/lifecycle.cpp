@@ -30,6 +30,7 @@ using util::Errc;
 using util::make_error;
 
 constexpr std::string_view k_continue = "CONTINUE";
+constexpr std::string_view k_abandon = "ABANDON";
 
 bool
 valid_instance_id(std::string_view id)
@@ -124,14 +125,28 @@ checks_text(const RunSummary& summary)
                      fmt::join(parts, ", "));
 }
 
-// The first check that did not pass: "app-version (fail): expected ..., found ...".
+// The first check seen failing, else the first that did not pass: "app-version (fail): expected
+// ..., found ...". A check seen failing decided the result whatever the verdict, so it is named
+// first, "(error, seen failing)" when its last attempt could not look.
 std::string
 first_problem(const RunSummary& summary)
 {
+  const auto shown = [](const ReportedResult& result) {
+    const auto status = result.result.status;
+    return fmt::format("{} ({}{}): {}",
+                       result.id,
+                       status_name(status),
+                       result.seen_failing && status != Status::fail ? ", seen failing" : "",
+                       result.result.message);
+  };
+  for (const auto& result : summary.results) {
+    if (result.seen_failing) {
+      return shown(result);
+    }
+  }
   for (const auto& result : summary.results) {
     if (result.result.status == Status::fail || result.result.status == Status::error) {
-      return fmt::format(
-        "{} ({}): {}", result.id, status_name(result.result.status), result.result.message);
+      return shown(result);
     }
   }
   return {};
@@ -208,6 +223,11 @@ call_with_retries(AutoScaling& api,
     ++report.attempts;
     report.kind = classify(answer);
     report.detail = describe_answer(answer);
+    if (report.kind != AnswerKind::ok && may_have_taken_effect(answer)
+        && report.unanswered++ == 0) {
+      report.first_unanswered = report.attempts;
+      report.unanswered_detail = report.detail;
+    }
     if (report.kind == AnswerKind::ok) {
       report.answer = std::move(*answer);
       return report;
@@ -236,8 +256,12 @@ call_with_retries(AutoScaling& api,
 }
 
 std::string_view
-decide(Status verdict, bool interrupted, config::OnError on_error)
+decide(const RunSummary& summary, bool interrupted, config::OnError on_error)
 {
+  if (summary.seen_failing) {
+    return k_abandon; // a host seen to be wrong is never admitted, whatever else happened
+  }
+  const auto verdict = summary.verdict;
   if (verdict == Status::error && !interrupted && on_error == config::OnError::proceed) {
     return k_continue;
   }
@@ -344,24 +368,40 @@ LifecycleGate::run(const std::function<RunSummary(std::stop_token)>& run_checks,
     return outcome;
   }
 
-  outcome.result =
-    std::string(decide(outcome.summary.verdict, outcome.interrupted, m_settings.on_error));
+  outcome.result = std::string(decide(outcome.summary, outcome.interrupted, m_settings.on_error));
   const auto report =
     call_with_retries(*m_api,
                       complete_action(m_action, outcome.result),
                       util::time_after(m_context.clock.now(), m_settings.completion_budget),
                       {}, // a signal has stopped the checks; the result must still go out
                       m_context);
+  outcome.signal_while_completing = !outcome.interrupted && interrupt.stop_requested();
   outcome.completion_attempts = report.attempts;
+  // An attempt that got no answer may have completed the action: then what the last answer
+  // says (no active action, refused, no answer at all) does not tell whether the result went in.
+  outcome.acceptance_unknown = report.kind != AnswerKind::ok && report.unanswered > 0;
+  const auto unanswered = fmt::format(
+    "attempt {} got no definite answer ({})", report.first_unanswered, report.unanswered_detail);
   switch (report.kind) {
   case AnswerKind::ok:
     outcome.accepted = true;
     break;
   case AnswerKind::no_active_action:
     outcome.no_active_action = true;
-    outcome.detail =
-      fmt::format("{}: the hook timed out (its HeartbeatTimeout passed) or someone completed it",
-                  report.detail);
+    if (outcome.acceptance_unknown) {
+      outcome.detail = fmt::format(
+        "{}, then attempt {} was answered {}: attempt {} most likely completed the action and its "
+        "answer was lost, but the hook may also have timed out or been completed by someone "
+        "else; Auto Scaling does not say which (the instance's lifecycle state does)",
+        unanswered,
+        report.attempts,
+        report.detail,
+        report.first_unanswered);
+    } else {
+      outcome.detail =
+        fmt::format("{}: the hook timed out (its HeartbeatTimeout passed) or someone completed it",
+                    report.detail);
+    }
     break;
   case AnswerKind::final_error:
   case AnswerKind::cancelled:
@@ -373,6 +413,10 @@ LifecycleGate::run(const std::function<RunSummary(std::stop_token)>& run_checks,
                                  plural(report.attempts, "attempt"),
                                  report.detail);
     break;
+  }
+  if (outcome.acceptance_unknown && report.kind != AnswerKind::no_active_action) {
+    outcome.detail += fmt::format(
+      "; {}, so it may have completed the action before its answer was lost", unanswered);
   }
   return outcome;
 }
@@ -525,9 +569,15 @@ outcome_line(const LifecycleAction& action, const GateOutcome& outcome)
     checks += fmt::format("; {}", problem);
   }
   if (outcome.interrupted) {
-    checks += "; interrupted";
+    checks += summary.interrupted ? "; interrupted by a signal"
+                                  : "; a signal came after the checks ended, before the result "
+                                    "was sent";
   } else if (summary.deadline_reached) {
     checks += "; the deadline was reached";
+  }
+  if (outcome.signal_while_completing) {
+    checks += fmt::format("; a signal came while {} was being sent, and it went out regardless",
+                          outcome.result);
   }
   const auto tail = fmt::format("({}s, {})",
                                 report::format_seconds(summary.duration),
@@ -537,6 +587,13 @@ outcome_line(const LifecycleAction& action, const GateOutcome& outcome)
     line = fmt::format("no result sent for {}: {}; {} {}", subject, outcome.detail, checks, tail);
   } else if (outcome.accepted) {
     line = fmt::format("{} accepted for {}: {} {}", outcome.result, subject, checks, tail);
+  } else if (outcome.acceptance_unknown) {
+    line = fmt::format("{} sent, outcome unknown, for {}: {}; {} {}",
+                       outcome.result,
+                       subject,
+                       outcome.detail,
+                       checks,
+                       tail);
   } else {
     line = fmt::format(
       "{} not accepted for {}: {}; {} {}", outcome.result, subject, outcome.detail, checks, tail);
@@ -554,7 +611,10 @@ lifecycle_result_json(const LifecycleRecord& record)
   document["result"] = outcome != nullptr && !outcome->result.empty()
                          ? boost::json::value(json_text(outcome->result))
                          : boost::json::value(nullptr);
-  document["accepted"] = outcome != nullptr && outcome->accepted;
+  // null: an attempt that got no answer may have been accepted; nothing says whether it was.
+  document["accepted"] = outcome != nullptr && outcome->acceptance_unknown
+                           ? boost::json::value(nullptr)
+                           : boost::json::value(outcome != nullptr && outcome->accepted);
   document["exit_code"] = record.exit_code;
   document["message"] = json_text(record.line);
   document["started"] = report::rfc3339_utc(record.started);
@@ -580,6 +640,7 @@ lifecycle_result_json(const LifecycleRecord& record)
     discovery != nullptr ? text_or_null(discovery->current_state) : boost::json::value(nullptr);
   document["no_active_action"] = outcome != nullptr && outcome->no_active_action;
   document["interrupted"] = outcome != nullptr && outcome->interrupted;
+  document["signal_while_completing"] = outcome != nullptr && outcome->signal_while_completing;
   boost::json::object heartbeats;
   heartbeats["recorded"] = outcome != nullptr ? outcome->heartbeats_recorded : 0U;
   heartbeats["failed"] = outcome != nullptr ? outcome->heartbeats_failed : 0U;

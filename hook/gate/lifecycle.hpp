@@ -7,12 +7,16 @@
 //   2. run the checks (with their retries) until [gate] deadline, sending
 //      RecordLifecycleActionHeartbeat at once and every heartbeat_interval meanwhile;
 //   3. complete the action: CONTINUE only for verdict pass (or, with on_error = "continue", an
-//      error verdict that no signal caused), ABANDON otherwise.
+//      error verdict that no signal caused and in which no check was seen failing), ABANDON
+//      otherwise.
 //
 // Throttling, 5xx and dropped connections are retried with jittered exponential backoff: a
 // heartbeat until the next one is due, the completion for k_completion_budget after the checks.
 // "No active Lifecycle Action found" is final: the hook timed out or someone completed it, and
-// nothing readygate sends can change that.
+// nothing readygate sends can change that. When an earlier attempt of the completion got no
+// answer, that someone was most likely readygate itself (the attempt went through and its answer
+// was lost): the outcome is then unknown, never "not accepted". A heartbeat cannot complete the
+// action, so on a heartbeat the answer keeps its meaning whatever came before.
 #pragma once
 
 #include <config/lifecycle.hpp>
@@ -82,6 +86,11 @@ struct CallReport
   unsigned attempts = 0;
   std::string detail; // describe_answer() of the last answer
   ApiAnswer answer;   // the answer, when `kind` is ok
+  // Attempts that may have been carried out although no answer said so (may_have_taken_effect):
+  // how many, the number of the first, and describe_answer() of it.
+  unsigned unanswered = 0;
+  unsigned first_unanswered = 0;
+  std::string unanswered_detail;
 };
 
 // Call `action` until an answer is final, retrying with backoff while the next attempt can start
@@ -94,10 +103,11 @@ CallReport call_with_retries(AutoScaling& api,
                              RetryContext& context,
                              std::stop_token cancel = {});
 
-// Return the lifecycle action result for a run of the checks: "CONTINUE" for verdict pass; for
-// verdict error, "CONTINUE" only when `on_error` is proceed and no signal `interrupted` the run;
-// "ABANDON" otherwise.
-std::string_view decide(Status verdict, bool interrupted, config::OnError on_error);
+// Return the lifecycle action result for the run of the checks `summary`: "ABANDON" whenever a
+// check was seen failing (summary.seen_failing, also under an error verdict); "CONTINUE" for
+// verdict pass; for verdict error, "CONTINUE" only when `on_error` is proceed and no signal
+// `interrupted` the run; "ABANDON" otherwise.
+std::string_view decide(const RunSummary& summary, bool interrupted, config::OnError on_error);
 
 // How long a heartbeat under way when the checks end may take to finish before it is cancelled:
 // the result goes out after it, never racing it.
@@ -115,17 +125,24 @@ struct GateOutcome
 {
   RunSummary summary;            // of the checks
   std::string result;            // "CONTINUE" or "ABANDON" as sent; "" when none was sent
-  bool accepted = false;         // Auto Scaling accepted `result`
+  bool accepted = false;         // Auto Scaling said it accepted `result`
   bool no_active_action = false; // the hook had no action waiting (timed out or completed)
-  bool interrupted = false;      // SIGINT/SIGTERM came during the checks
-  std::string detail;            // why the result was not accepted (or none sent), for humans
+  // Not said, but an attempt that got no answer may have carried `result` out: the outcome is
+  // unknown (`accepted` is false then, and the result file says null).
+  bool acceptance_unknown = false;
+  // SIGINT/SIGTERM came before the result was decided: during the checks, or after they ended.
+  bool interrupted = false;
+  // SIGINT/SIGTERM came while `result` was being sent (it went out regardless).
+  bool signal_while_completing = false;
+  std::string detail; // why the result was not accepted (or none sent), for humans
   unsigned heartbeats_recorded = 0;
   unsigned heartbeats_failed = 0;
   unsigned completion_attempts = 0;
 };
 
-// Return the exit code for `outcome`: 0 only when CONTINUE was accepted; 1 when a check failed
-// (whatever became of the ABANDON); 2 otherwise.
+// Return the exit code for `outcome`: 0 only when CONTINUE was accepted (not when its outcome is
+// unknown); 1 when the verdict is fail (whatever became of the ABANDON); 2 otherwise (error
+// outranks fail, as for readygate check).
 int exit_code_of(const GateOutcome& outcome);
 
 class LifecycleGate

@@ -46,6 +46,7 @@ write_json(std::ostream& out, const RunSummary& summary, const ReportOptions& op
   report["duration_ms"] = milliseconds(summary.duration);
   report["deadline_reached"] = summary.deadline_reached;
   report["interrupted"] = summary.interrupted;
+  report["seen_failing"] = summary.seen_failing;
   if (!options.hostname.empty()) {
     report["hostname"] = text(options.hostname);
   }
@@ -67,6 +68,7 @@ write_json(std::ostream& out, const RunSummary& summary, const ReportOptions& op
     check["message"] = text(result.message);
     check["duration_ms"] = milliseconds(reported.duration);
     check["attempts"] = reported.attempts;
+    check["seen_failing"] = reported.seen_failing;
     boost::json::array findings;
     for (const auto& finding : result.findings) {
       findings.push_back(boost::json::object{

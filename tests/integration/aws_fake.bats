@@ -172,6 +172,31 @@ ServiceUnavailable 503" ]
   [ "${#lines[@]}" -eq 5 ]
 }
 
+@test "aws fake: AcceptThenDrop carries the completion out and loses its answer" {
+  start_aws_fake '{"failures": {"CompleteLifecycleAction": ["AcceptThenDrop"]}}'
+  run botocore_run '
+import botocore.exceptions
+try:
+    client.complete_lifecycle_action(LifecycleActionResult="ABANDON", **hook)
+    raise AssertionError("answered")
+except botocore.exceptions.ConnectionClosedError as error:
+    print(type(error).__name__)
+print(client.describe_auto_scaling_instances(
+    InstanceIds=[hook["InstanceId"]])["AutoScalingInstances"][0]["LifecycleState"])
+print(error_of(client.complete_lifecycle_action, LifecycleActionResult="ABANDON", **hook))
+'
+  echo "$output"
+  [ "$status" -eq 0 ]
+  [ "${lines[0]}" = "ConnectionClosedError" ]
+  [ "${lines[1]}" = "Terminating" ]
+  [ "${lines[2]}" = "ValidationError 400" ]
+  run aws_fake_summary
+  echo "$output"
+  [ "$output" = "CompleteLifecycleAction=ABANDON - AcceptedThenDropped sig=ok
+DescribeAutoScalingInstances 200 OK sig=ok
+CompleteLifecycleAction=ABANDON 400 ValidationError sig=ok" ]
+}
+
 @test "aws fake: failures queued through the control path are answered in order" {
   require_program curl
   start_aws_fake

@@ -294,6 +294,58 @@ EOF
   assert_heartbeats_then ABANDON
 }
 
+@test "lifecycle: on_error = \"continue\" never admits a host a check was seen failing on, beside one that could not be verified" {
+  start_aws_fake
+  # The unverifiable check comes first: error outranks fail in the verdict, not in the decision.
+  config=$(lifecycle_config 'on_error = "continue"' <<EOF
+[[check]]
+id = "db-port"
+kind = "tcp"
+address = "127.0.0.1:$(free_port)"
+
+[[check]]
+id = "app-version"
+kind = "command"
+argv = ["sh", "-c", "echo 1.4.1"]
+stdout_contains = "1.4.2"
+EOF
+)
+  run --separate-stderr "$READYGATE" lifecycle --config "$config"
+  echo "$stderr"
+  [ "$status" -eq 2 ] # error outranks fail for the exit code
+  assert_heartbeats_then ABANDON
+  [[ "${stderr_lines[-1]}" == "readygate lifecycle: ABANDON accepted for $SUBJECT: error, 2 checks: 1 fail, 1 error; app-version (fail): "* ]]
+  [ "$(result_json 'd["result"], d["accepted"], d["exit_code"], d["report"]["verdict"], d["report"]["seen_failing"]')" = "ABANDON True 2 error True" ]
+  [ "$(result_json '[c["status"] + ":" + str(c["seen_failing"]) for c in d["report"]["checks"]]')" = "['error:False', 'fail:True']" ]
+}
+
+@test "lifecycle: on_error = \"continue\": a retry that failed every attempt it completed, its last cut by the deadline, abandons" {
+  start_aws_fake
+  cat >"$BATS_TEST_TMPDIR/app.sh" <<'EOF'
+n=$(cat "$1" 2>/dev/null || echo 0)
+n=$((n + 1))
+echo "$n" >"$1"
+[ "$n" -ge 3 ] && exec sleep 60
+echo "version 1.4.1 (attempt $n)"
+exit 1
+EOF
+  config=$(DEADLINE=3s lifecycle_config 'on_error = "continue"' <<EOF
+[[check]]
+id = "app"
+kind = "command"
+argv = ["/bin/sh", "$BATS_TEST_TMPDIR/app.sh", "$BATS_TEST_TMPDIR/attempts"]
+retry = true
+EOF
+)
+  run --separate-stderr "$READYGATE" lifecycle --config "$config"
+  echo "$stderr"
+  [ "$status" -eq 2 ]
+  assert_heartbeats_then ABANDON 1
+  [ "$(cat "$BATS_TEST_TMPDIR/attempts")" = 3 ]
+  [[ "${stderr_lines[-1]}" == "readygate lifecycle: ABANDON accepted for $SUBJECT: error, 1 check: 1 error; app (error, seen failing): "*"; the deadline was reached ("* ]]
+  [ "$(result_json 'd["result"], d["report"]["checks"][0]["status"], d["report"]["checks"][0]["attempts"], d["report"]["checks"][0]["seen_failing"]')" = "ABANDON error 3 True" ]
+}
+
 @test "lifecycle: a proxy in the environment is ignored, for IMDS and for Auto Scaling" {
   start_aws_fake
   proxy="http://127.0.0.1:$(free_port)" # nothing listens there: a request through it would fail
@@ -345,6 +397,65 @@ EOF
   [[ "$stderr" == *"CONTINUE not accepted for $SUBJECT: refused: AccessDenied: User: arn:aws:sts::123456789012:assumed-role/rg-instance-role/i-0123456789abcdef0 is not authorized to perform: autoscaling:CompleteLifecycleAction (HTTP 403"* ]]
 }
 
+@test "lifecycle: CONTINUE carried out but its answer lost, then \"no active action\": the outcome is unknown (accepted null), not refused" {
+  start_aws_fake '{"failures": {"CompleteLifecycleAction": ["AcceptThenDrop"]}}'
+  config=$(sleeping_check 0.2 | lifecycle_config)
+  run --separate-stderr "$READYGATE" lifecycle --config "$config"
+  echo "$stderr"
+  [ "$status" -eq 2 ] # 0 only once Auto Scaling said it accepted CONTINUE
+  run aws_fake_summary
+  echo "$output"
+  [ "${lines[-2]}" = "CompleteLifecycleAction=CONTINUE - AcceptedThenDropped sig=ok" ]
+  [ "${lines[-1]}" = "CompleteLifecycleAction=CONTINUE 400 ValidationError sig=ok" ]
+  [[ "${stderr_lines[-1]}" == "readygate lifecycle: CONTINUE sent, outcome unknown, for $SUBJECT: attempt 1 got no definite answer ("*"), then attempt 2 was answered ValidationError: No active Lifecycle Action found"*": attempt 1 most likely completed the action and its answer was lost, but the hook may also have timed out or been completed by someone else; Auto Scaling does not say which (the instance's lifecycle state does); pass, 1 check: 1 pass ("* ]]
+  [[ "$stderr" != *"not accepted"* ]]
+  [ "$(result_json 'd["result"], d["accepted"], d["no_active_action"], d["exit_code"], d["completion_attempts"]')" = "CONTINUE None True 2 2" ]
+
+  # The same for ABANDON: a failed check still exits 1.
+  start_aws_fake '{"failures": {"CompleteLifecycleAction": ["AcceptThenDrop"]}}'
+  config=$(lifecycle_config <<'EOF'
+[[check]]
+id = "app"
+kind = "command"
+argv = ["false"]
+EOF
+)
+  run --separate-stderr "$READYGATE" lifecycle --config "$config"
+  echo "$stderr"
+  [ "$status" -eq 1 ]
+  [[ "${stderr_lines[-1]}" == "readygate lifecycle: ABANDON sent, outcome unknown, for $SUBJECT: attempt 1 got no definite answer ("* ]]
+  [ "$(result_json 'd["result"], d["accepted"], d["exit_code"]')" = "ABANDON None 1" ]
+}
+
+@test "lifecycle: SIGTERM after every check passed, while CONTINUE is being sent: it goes out, and the journal line says a signal came" {
+  start_aws_fake '{"failures": {"CompleteLifecycleAction": ["Stall"]}, "stall_seconds": 2}'
+  config=$(sleeping_check 0.2 | lifecycle_config)
+  "$READYGATE" lifecycle --config "$config" 2>"$BATS_TEST_TMPDIR/stderr" &
+  RG_PID=$!
+  # The first CompleteLifecycleAction has taken the injected stall once none is pending.
+  for _ in $(seq 200); do
+    pending=$(curl -sS --noproxy '*' "$AWS_API_URL/_fake/state" | "$SYSTEM_PYTHON" -c \
+      'import json, sys; print(len(json.load(sys.stdin)["pending_failures"]["CompleteLifecycleAction"]))')
+    [ "$pending" = 0 ] && break
+    sleep 0.05
+  done
+  [ "$pending" = 0 ]
+  kill -TERM "$RG_PID"
+  status=0
+  wait "$RG_PID" || status=$?
+  RG_PID=
+  cat "$BATS_TEST_TMPDIR/stderr"
+  [ "$status" -eq 0 ]
+  run aws_fake_summary
+  echo "$output"
+  [ "${lines[-2]}" = "CompleteLifecycleAction=CONTINUE - Dropped sig=ok" ]
+  [ "${lines[-1]}" = "CompleteLifecycleAction=CONTINUE 200 OK sig=ok" ]
+  grep -q "^readygate: interrupted by SIGTERM, stopping$" "$BATS_TEST_TMPDIR/stderr"
+  last=$(tail -n 1 "$BATS_TEST_TMPDIR/stderr")
+  [[ "$last" =~ ^"readygate lifecycle: CONTINUE accepted for $SUBJECT: pass, 1 check: 1 pass; a signal came while CONTINUE was being sent, and it went out regardless ("[0-9.]+"s, "[0-9]+" heartbeat"s?")"$ ]]
+  [ "$(result_json 'd["result"], d["accepted"], d["interrupted"], d["signal_while_completing"], d["exit_code"]')" = "CONTINUE True False True 0" ]
+}
+
 @test "lifecycle: SIGTERM stops the checks and sends ABANDON at once" {
   start_aws_fake
   config=$(sleeping_check 60 | lifecycle_config)
@@ -364,7 +475,7 @@ EOF
   [ "$status" -eq 2 ]
   [ "$elapsed" -lt 3000 ]
   assert_heartbeats_then ABANDON 1
-  grep -q "ABANDON accepted for $SUBJECT: error, 1 check: 1 error; app (error): "".*; interrupted" "$BATS_TEST_TMPDIR/stderr"
+  grep -q "ABANDON accepted for $SUBJECT: error, 1 check: 1 error; app (error): "".*; interrupted by a signal (" "$BATS_TEST_TMPDIR/stderr"
   [ "$(result_json 'd["interrupted"], d["report"]["interrupted"]')" = "True True" ]
 }
 

@@ -105,12 +105,16 @@ public:
   {}
 
   std::map<std::string, std::deque<util::Result<ApiAnswer>>> script;
+  std::function<void(const hook::gate::QueryAction&)> on_call; // before each call is answered
   unsigned hold_after = 1'000'000;
   std::chrono::milliseconds hold_for = 10s; // real time; then the held heartbeat is answered OK
 
   util::Result<ApiAnswer>
   call(const hook::gate::QueryAction& action, const CallLimits& limits) override
   {
+    if (on_call) {
+      on_call(action);
+    }
     std::unique_lock lock(m_mutex);
     m_calls.push_back({action.name, action.params, m_clock.since_start(m_clock.now())});
     if (action.name == "RecordLifecycleActionHeartbeat" && ++m_heartbeats > hold_after) {
@@ -180,6 +184,8 @@ summary_of(Status verdict, std::vector<Status> statuses = {})
     result.result.status = statuses[i];
     result.result.message = statuses[i] == Status::pass ? "ok" : "exit code 1, expected 0";
     result.attempts = 1;
+    result.seen_failing = statuses[i] == Status::fail; // as the runner sets it
+    summary.seen_failing = summary.seen_failing || result.seen_failing;
     summary.results.push_back(result);
   }
   summary.duration = 2500ms;
@@ -250,14 +256,38 @@ TEST_CASE("gate::decide: CONTINUE only for pass, or an unverified run with on_er
           "[lifecycle]")
 {
   using config::OnError;
-  CHECK(hook::gate::decide(Status::pass, false, OnError::abandon) == "CONTINUE");
-  CHECK(hook::gate::decide(Status::pass, true, OnError::abandon) == "CONTINUE");
-  CHECK(hook::gate::decide(Status::fail, false, OnError::abandon) == "ABANDON");
-  CHECK(hook::gate::decide(Status::fail, false, OnError::proceed) == "ABANDON");
-  CHECK(hook::gate::decide(Status::error, false, OnError::abandon) == "ABANDON");
-  CHECK(hook::gate::decide(Status::error, false, OnError::proceed) == "CONTINUE");
-  CHECK(hook::gate::decide(Status::error, true, OnError::proceed) == "ABANDON");
-  CHECK(hook::gate::decide(Status::skip, false, OnError::proceed) == "ABANDON");
+  const auto decide = [](Status verdict, bool interrupted, OnError on_error) {
+    return hook::gate::decide(summary_of(verdict), interrupted, on_error);
+  };
+  CHECK(decide(Status::pass, false, OnError::abandon) == "CONTINUE");
+  CHECK(decide(Status::pass, true, OnError::abandon) == "CONTINUE");
+  CHECK(decide(Status::fail, false, OnError::abandon) == "ABANDON");
+  CHECK(decide(Status::fail, false, OnError::proceed) == "ABANDON");
+  CHECK(decide(Status::error, false, OnError::abandon) == "ABANDON");
+  CHECK(decide(Status::error, false, OnError::proceed) == "CONTINUE");
+  CHECK(decide(Status::error, true, OnError::proceed) == "ABANDON");
+  CHECK(decide(Status::skip, false, OnError::proceed) == "ABANDON");
+}
+
+TEST_CASE("gate::decide: a check seen failing abandons whatever the verdict, on_error = continue "
+          "included",
+          "[lifecycle]")
+{
+  using config::OnError;
+  // One check failed, another could not be verified: the verdict is error (error outranks fail).
+  auto failed_and_unverified = summary_of(Status::error, {Status::fail, Status::error});
+  REQUIRE(failed_and_unverified.seen_failing);
+  CHECK(hook::gate::decide(failed_and_unverified, false, OnError::proceed) == "ABANDON");
+  CHECK(hook::gate::decide(failed_and_unverified, false, OnError::abandon) == "ABANDON");
+
+  // A retrying check that failed every attempt it completed, its last one cut by the deadline:
+  // reported error, but seen failing.
+  auto cut_retry = summary_of(Status::error, {Status::pass, Status::error});
+  REQUIRE_FALSE(cut_retry.seen_failing);
+  CHECK(hook::gate::decide(cut_retry, false, OnError::proceed) == "CONTINUE");
+  cut_retry.results[1].seen_failing = true;
+  cut_retry.seen_failing = true;
+  CHECK(hook::gate::decide(cut_retry, false, OnError::proceed) == "ABANDON");
 }
 
 TEST_CASE("gate::exit_code_of: 0 only for an accepted CONTINUE", "[lifecycle]")
@@ -434,6 +464,42 @@ TEST_CASE("gate::LifecycleGate: fail abandons, error abandons unless on_error = 
   }
 }
 
+TEST_CASE("gate::LifecycleGate: a check seen failing beside one that could not be verified "
+          "abandons with on_error = continue, and the line names the failing check",
+          "[lifecycle]")
+{
+  {
+    Harness harness;
+    // The unverifiable check comes first in config order; the failing one decides.
+    const auto outcome = harness.run(
+      summary_of(Status::error, {Status::error, Status::fail}), 1, config::OnError::proceed);
+    CHECK(outcome.result == "ABANDON");
+    CHECK(outcome.accepted);
+    CHECK(hook::gate::exit_code_of(outcome) == hook::k_exit_error); // error outranks fail
+    CHECK(hook::gate::outcome_line(k_action, outcome)
+          == "ABANDON accepted for i-0123456789abcdef0 (group rg-asg, hook rg-launch-hook): "
+             "error, 2 checks: 1 fail, 1 error; check-2 (fail): exit code 1, expected 0 (2.500s, "
+             "1 heartbeat)");
+  }
+  {
+    Harness harness;
+    auto summary = summary_of(Status::error);
+    summary.results[0].result.message =
+      "the run deadline (3s) passed during attempt 3; attempt 2: fail: exit code 1, expected 0";
+    summary.results[0].attempts = 3;
+    summary.results[0].seen_failing = true;
+    summary.seen_failing = true;
+    summary.deadline_reached = true;
+    const auto outcome = harness.run(summary, 1, config::OnError::proceed);
+    CHECK(outcome.result == "ABANDON");
+    CHECK(harness.api->calls_of("CompleteLifecycleAction").size() == 1);
+    CHECK(hook::gate::exit_code_of(outcome) == hook::k_exit_error);
+    CHECK_THAT(hook::gate::outcome_line(k_action, outcome),
+               Catch::Contains("error, 1 check: 1 error; check-1 (error, seen failing): the run "
+                               "deadline (3s) passed during attempt 3; attempt 2: fail: "));
+  }
+}
+
 TEST_CASE("gate::LifecycleGate: SIGTERM stops the checks and still sends ABANDON", "[lifecycle]")
 {
   Harness harness;
@@ -502,13 +568,15 @@ TEST_CASE("gate::LifecycleGate: heartbeat trouble is logged and does not stop th
   // The first heartbeat is throttled until its interval is over; the second works.
   harness.api->script["RecordLifecycleActionHeartbeat"] =
     std::deque<util::Result<ApiAnswer>>(7, aws_error(400, "Throttling", "Rate exceeded"));
-  harness.api->script["CompleteLifecycleAction"] = {aws_error(500, "InternalFailure"),
+  // A throttled request was not carried out: the "no active action" that follows is final.
+  harness.api->script["CompleteLifecycleAction"] = {aws_error(400, "Throttling", "Rate exceeded"),
                                                     no_active_action()};
   const auto outcome = harness.run(summary_of(Status::pass), 8);
   CHECK(outcome.heartbeats_failed == 1);
   CHECK(outcome.heartbeats_recorded == 1);
   CHECK(outcome.result == "CONTINUE");
   CHECK_FALSE(outcome.accepted);
+  CHECK_FALSE(outcome.acceptance_unknown);
   CHECK(outcome.no_active_action);
   CHECK(outcome.completion_attempts == 2);
   CHECK(hook::gate::exit_code_of(outcome) == hook::k_exit_error);
@@ -524,6 +592,194 @@ TEST_CASE("gate::LifecycleGate: heartbeat trouble is logged and does not stop th
   CHECK_THAT(hook::gate::outcome_line(k_action, outcome),
              Catch::StartsWith("CONTINUE not accepted for i-0123456789abcdef0 (group rg-asg, hook "
                                "rg-launch-hook): ValidationError: No active Lifecycle Action"));
+}
+
+TEST_CASE("gate::LifecycleGate: a completion attempt without an answer, then \"no active "
+          "action\": the outcome is unknown, not refused",
+          "[lifecycle]")
+{
+  const auto record_of = [](const hook::gate::GateOutcome& outcome) {
+    hook::gate::LifecycleRecord record;
+    record.hook_name = "rg-launch-hook";
+    record.outcome = &outcome;
+    record.line = hook::gate::outcome_line(k_action, outcome);
+    record.exit_code = hook::gate::exit_code_of(outcome);
+    return boost::json::parse(hook::gate::lifecycle_result_json(record)).as_object();
+  };
+  {
+    // The CONTINUE went through and its answer was lost; the retry finds the action completed.
+    Harness harness;
+    harness.api->script["CompleteLifecycleAction"] = {
+      util::make_error(util::Errc::timeout, "operation timed out after 10000 milliseconds"),
+      no_active_action()};
+    const auto outcome = harness.run(summary_of(Status::pass), 1);
+    CHECK(outcome.result == "CONTINUE");
+    CHECK_FALSE(outcome.accepted);
+    CHECK(outcome.acceptance_unknown);
+    CHECK(outcome.no_active_action);
+    CHECK(outcome.completion_attempts == 2);
+    CHECK(hook::gate::exit_code_of(outcome) == hook::k_exit_error); // 0 only once accepted
+    const auto line = hook::gate::outcome_line(k_action, outcome);
+    CHECK_THAT(
+      line,
+      Catch::StartsWith(
+        "CONTINUE sent, outcome unknown, for i-0123456789abcdef0 (group rg-asg, hook "
+        "rg-launch-hook): attempt 1 got no definite answer (operation timed out after 10000 "
+        "milliseconds), then attempt 2 was answered ValidationError: No active "
+        "Lifecycle Action found"));
+    CHECK_THAT(line, Catch::Contains("attempt 1 most likely completed the action"));
+    CHECK_THAT(line, !Catch::Contains("not accepted"));
+    const auto document = record_of(outcome);
+    CHECK(document.at("result") == "CONTINUE");
+    CHECK(document.at("accepted").is_null());
+    CHECK(document.at("no_active_action") == true);
+    CHECK(document.at("exit_code") == 2);
+  }
+  {
+    // The same for ABANDON, after a dropped connection and a 500: a failed check still exits 1.
+    Harness harness;
+    harness.api->script["CompleteLifecycleAction"] = {
+      util::make_error(util::Errc::network, "connection reset by peer"),
+      aws_error(500, "InternalFailure", "An internal error occurred."),
+      no_active_action()};
+    const auto outcome = harness.run(summary_of(Status::fail), 1);
+    CHECK(outcome.result == "ABANDON");
+    CHECK(outcome.acceptance_unknown);
+    CHECK(hook::gate::exit_code_of(outcome) == hook::k_exit_fail);
+    CHECK_THAT(
+      hook::gate::outcome_line(k_action, outcome),
+      Catch::StartsWith("ABANDON sent, outcome unknown, for ")
+        && Catch::Contains("attempt 1 got no definite answer (connection reset by peer), then "
+                           "attempt 3 was answered"));
+    CHECK(record_of(outcome).at("accepted").is_null());
+  }
+  {
+    // A 5xx is no sure refusal either: the service may have acted before it failed.
+    Harness harness;
+    harness.api->script["CompleteLifecycleAction"] = {aws_error(500, "InternalFailure"),
+                                                      no_active_action()};
+    const auto outcome = harness.run(summary_of(Status::pass), 1);
+    CHECK(outcome.acceptance_unknown);
+    CHECK_THAT(outcome.detail,
+               Catch::StartsWith("attempt 1 got no definite answer (InternalFailure: "));
+  }
+  {
+    // Throttled and refused answers were not carried out: "no active action" keeps its meaning.
+    Harness harness;
+    harness.api->script["CompleteLifecycleAction"] = {
+      aws_error(400, "Throttling", "Rate exceeded"),
+      aws_error(500, "ResourceContention", "You already have a pending update"),
+      no_active_action()};
+    const auto outcome = harness.run(summary_of(Status::pass), 1);
+    CHECK_FALSE(outcome.acceptance_unknown);
+    CHECK(outcome.no_active_action);
+    CHECK_THAT(outcome.detail, Catch::Contains("the hook timed out (its HeartbeatTimeout passed)"));
+    CHECK(record_of(outcome).at("accepted") == false);
+  }
+  {
+    // No answer to any attempt within the budget: each may have gone through.
+    Harness harness;
+    harness.api->script["CompleteLifecycleAction"] =
+      std::deque<util::Result<ApiAnswer>>(100, util::make_error(util::Errc::network, "reset"));
+    const auto outcome = harness.run(summary_of(Status::pass), 1);
+    CHECK(outcome.acceptance_unknown);
+    CHECK_THAT(
+      outcome.detail,
+      Catch::StartsWith("no answer accepted within 30s (")
+        && Catch::EndsWith("; attempt 1 got no definite answer (reset), so it may have completed "
+                           "the action before its answer was lost"));
+    CHECK(record_of(outcome).at("accepted").is_null());
+  }
+}
+
+TEST_CASE("gate::LifecycleGate: a heartbeat without an answer cannot complete the action: the "
+          "\"no active action\" after it still means the hook timed out or was completed",
+          "[lifecycle]")
+{
+  Harness harness;
+  harness.api->script["RecordLifecycleActionHeartbeat"] = {
+    util::make_error(util::Errc::network, "connection reset by peer"), no_active_action()};
+  hook::gate::LifecycleGate gate(
+    k_action, harness.api, {30s, config::OnError::abandon, 30s, 0ms}, harness.context());
+  std::mutex mutex;
+  std::condition_variable_any stopped;
+  const auto outcome = gate.run(
+    [&](std::stop_token checks) {
+      std::unique_lock lock(mutex);
+      const bool asked = !stopped.wait_for(lock, checks, 10s, [] { return false; });
+      auto summary = summary_of(Status::error);
+      summary.interrupted = asked;
+      return summary;
+    },
+    {});
+  CHECK(outcome.no_active_action);
+  CHECK_FALSE(outcome.acceptance_unknown);
+  CHECK(outcome.result.empty());
+  CHECK(harness.api->calls_of("CompleteLifecycleAction").empty());
+  CHECK_THAT(outcome.detail, Catch::Contains("the hook timed out"));
+}
+
+TEST_CASE("gate::LifecycleGate: a signal after every check passed: CONTINUE goes out, and the line "
+          "says a signal came",
+          "[lifecycle]")
+{
+  {
+    // While the CONTINUE is being sent (its first attempt is throttled, then it is accepted).
+    Harness harness;
+    std::stop_source interrupt;
+    harness.api->script["CompleteLifecycleAction"] = {aws_error(400, "Throttling")};
+    harness.api->on_call = [&](const hook::gate::QueryAction& action) {
+      if (action.name == "CompleteLifecycleAction") {
+        interrupt.request_stop();
+      }
+    };
+    harness.api->hold_after = 1;
+    hook::gate::LifecycleGate gate(
+      k_action, harness.api, {30s, config::OnError::abandon, 30s, 0ms}, harness.context());
+    const auto outcome = gate.run(
+      [&](std::stop_token) {
+        harness.api->wait_for_heartbeats(1);
+        return summary_of(Status::pass);
+      },
+      interrupt.get_token());
+    CHECK(outcome.result == "CONTINUE");
+    CHECK(outcome.accepted);
+    CHECK(outcome.completion_attempts == 2); // the signal did not stop the retry
+    CHECK_FALSE(outcome.interrupted);
+    CHECK(outcome.signal_while_completing);
+    CHECK(hook::gate::exit_code_of(outcome) == hook::k_exit_pass);
+    CHECK(hook::gate::outcome_line(k_action, outcome)
+          == "CONTINUE accepted for i-0123456789abcdef0 (group rg-asg, hook rg-launch-hook): "
+             "pass, 1 check: 1 pass; a signal came while CONTINUE was being sent, and it went "
+             "out regardless (2.500s, 1 heartbeat)");
+    hook::gate::LifecycleRecord record;
+    record.outcome = &outcome;
+    const auto document = boost::json::parse(hook::gate::lifecycle_result_json(record)).as_object();
+    CHECK(document.at("signal_while_completing") == true);
+    CHECK(document.at("interrupted") == false);
+  }
+  {
+    // After the checks ended, before the result was decided: every check passed, so CONTINUE.
+    Harness harness;
+    std::stop_source interrupt;
+    harness.api->hold_after = 1;
+    hook::gate::LifecycleGate gate(
+      k_action, harness.api, {30s, config::OnError::abandon, 30s, 0ms}, harness.context());
+    const auto outcome = gate.run(
+      [&](std::stop_token) {
+        harness.api->wait_for_heartbeats(1);
+        interrupt.request_stop();
+        return summary_of(Status::pass);
+      },
+      interrupt.get_token());
+    CHECK(outcome.result == "CONTINUE");
+    CHECK(outcome.interrupted);
+    CHECK_FALSE(outcome.signal_while_completing);
+    CHECK_THAT(hook::gate::outcome_line(k_action, outcome),
+               Catch::StartsWith("CONTINUE accepted for ")
+                 && Catch::Contains("pass, 1 check: 1 pass; a signal came after the checks "
+                                    "ended, before the result was sent ("));
+  }
 }
 
 TEST_CASE("gate::LifecycleGate: completion gives up after its budget", "[lifecycle]")

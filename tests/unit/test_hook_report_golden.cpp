@@ -45,7 +45,9 @@ reported(std::string id,
          std::chrono::milliseconds duration,
          unsigned attempts = 1)
 {
-  return ReportedResult{std::move(id), std::move(kind), std::move(result), duration, attempts};
+  const bool failed = result.status == Status::fail; // as the runner marks it
+  return ReportedResult{
+    std::move(id), std::move(kind), std::move(result), duration, attempts, failed};
 }
 
 RunSummary
@@ -89,6 +91,7 @@ mixed()
   summary.results.push_back(
     reported("api", "http", CheckResult::skip("dependency \"schema\" did not pass"), 0ms, 0));
   summary.verdict = Status::error;
+  summary.seen_failing = true;
   summary.duration = 67'310ms;
   summary.started = fixed_start();
   return summary;
@@ -110,6 +113,7 @@ deadline()
              CheckResult::error("did not finish before the run's deadline (10m)"),
              32'000ms));
   summary.verdict = Status::error;
+  summary.seen_failing = true;
   summary.duration = 600'004ms;
   summary.started = fixed_start();
   summary.deadline_reached = true;
@@ -148,6 +152,7 @@ awkward()
              CheckResult::error("exit code 127: sh: 1: \x7f\xF0\x9F\x9A\x80: not found"),
              12ms));
   summary.verdict = Status::error;
+  summary.seen_failing = true;
   summary.duration = 19ms;
   summary.started = fixed_start();
   return summary;
@@ -309,6 +314,7 @@ TEST_CASE("hook::report::write_json: parses back with the documented fields", "[
     CHECK(report.at("duration_ms").as_int64() == summary.duration.count());
     CHECK(report.at("deadline_reached").as_bool() == summary.deadline_reached);
     CHECK(report.at("interrupted").as_bool() == summary.interrupted);
+    CHECK(report.at("seen_failing").as_bool() == summary.seen_failing);
     CHECK(report.contains("hostname") == !options_for(scenario).hostname.empty());
 
     const auto counts = hook::report::count_statuses(summary);
@@ -323,7 +329,8 @@ TEST_CASE("hook::report::write_json: parses back with the documented fields", "[
     for (std::size_t i = 0; i < checks.size(); ++i) {
       const auto& check = checks[i].as_object();
       const auto& expected = summary.results[i];
-      CHECK(check.size() == 8);
+      CHECK(check.size() == 9);
+      CHECK(check.at("seen_failing").as_bool() == expected.seen_failing);
       CHECK(check.at("id").is_string());
       CHECK(check.at("kind").is_string());
       CHECK(check.at("status").as_string() == hook::status_name(expected.result.status));
@@ -342,6 +349,25 @@ TEST_CASE("hook::report::write_json: parses back with the documented fields", "[
       }
     }
   }
+}
+
+TEST_CASE("hook::report::write_json: a check seen failing says so, also when it is an error",
+          "[report]")
+{
+  auto summary = deadline();
+  summary.results[1].result =
+    CheckResult::error("the run deadline (10m) passed during attempt 3; attempt 2: fail: 503");
+  summary.results[1].seen_failing = true;
+  const auto parsed = boost::json::parse(render("json", summary, {}));
+  CHECK(parsed.at("verdict") == "error");
+  CHECK(parsed.at("seen_failing") == true);
+  const auto& checks = parsed.at("checks").as_array();
+  CHECK(checks[1].at("status") == "error");
+  CHECK(checks[1].at("seen_failing") == true);
+
+  const auto clean = boost::json::parse(render("json", all_pass(), {}));
+  CHECK(clean.at("seen_failing") == false);
+  CHECK(clean.at("checks").as_array()[0].at("seen_failing") == false);
 }
 
 TEST_CASE("hook::report::write_json: keeps text exactly, replacing only ill-formed UTF-8",

@@ -602,6 +602,95 @@ TEST_CASE("hook::run_checks: a run cut short while a check waits to retry makes 
     Catch::StartsWith("the run deadline (400ms) passed during attempt 2; attempt 1: fail"));
 }
 
+TEST_CASE("hook::run_checks: a check is seen failing when the last attempt that looked failed, "
+          "also when a later one could not look",
+          "[runner]")
+{
+  // No retry: a fail is seen failing, an error is not; neither is a dependent skipped for it.
+  auto dependent = planned("dependent", returning(Status::pass));
+  dependent.depends_on = {"failing"};
+  const auto plain = hook::run_checks({planned("failing", returning(Status::fail)),
+                                       planned("erroring", returning(Status::error)),
+                                       dependent},
+                                      {},
+                                      options());
+  CHECK(plain.results[0].seen_failing);
+  CHECK_FALSE(plain.results[1].seen_failing);
+  CHECK(plain.results[2].result.status == Status::skip);
+  CHECK_FALSE(plain.results[2].seen_failing);
+  CHECK(plain.verdict == Status::error); // error outranks fail...
+  CHECK(plain.seen_failing);             // ...but the fail is not lost
+
+  // A retry that passed in the end was not seen failing.
+  const auto flaky =
+    std::make_shared<ScriptedCheck>([](unsigned attempt, const hook::CheckContext&) {
+      return attempt < 2 ? CheckResult::fail("not yet") : CheckResult::pass("ready");
+    });
+  auto recovered = planned("flaky", flaky);
+  recovered.retry = true;
+  const auto passed = hook::run_checks({recovered}, {}, options());
+  CHECK(passed.results[0].result.status == Status::pass);
+  CHECK_FALSE(passed.results[0].seen_failing);
+  CHECK_FALSE(passed.seen_failing);
+
+  // Failed, then could not look until the deadline: an error, seen failing.
+  const auto then_blind =
+    std::make_shared<ScriptedCheck>([](unsigned attempt, const hook::CheckContext&) {
+      return attempt == 1 ? CheckResult::fail("wrong version")
+                          : CheckResult::error("connection refused");
+    });
+  auto blind = planned("blind", then_blind);
+  blind.retry = true;
+  const auto errored = hook::run_checks({blind}, {}, options(300ms));
+  CHECK(errored.results[0].result.status == Status::error);
+  CHECK(errored.results[0].attempts >= 2);
+  CHECK(errored.results[0].seen_failing);
+  CHECK(errored.seen_failing);
+}
+
+TEST_CASE("hook::run_checks: a retry that failed every attempt it completed, its last one cut by "
+          "the deadline, is an error seen failing",
+          "[runner]")
+{
+  const auto slow_third =
+    std::make_shared<ScriptedCheck>([](unsigned attempt, const hook::CheckContext& ctx) {
+      if (attempt < 3) {
+        return CheckResult::fail("exit code 1 (expected 0)");
+      }
+      while (!ctx.should_stop()) {
+        std::this_thread::sleep_for(5ms);
+      }
+      return CheckResult::error("killed at the deadline");
+    });
+  auto entry = planned("app", slow_third);
+  entry.retry = true;
+  const auto summary = hook::run_checks({entry}, {}, options(500ms));
+  CHECK(summary.deadline_reached);
+  REQUIRE(summary.results[0].attempts == 3);
+  CHECK(summary.results[0].result.status == Status::error);
+  CHECK(summary.results[0].seen_failing);
+  CHECK(summary.seen_failing);
+  CHECK(summary.verdict == Status::error);
+  CHECK(hook::exit_code_for(summary.verdict) == hook::k_exit_error); // error outranks fail
+
+  // The same when a signal cuts it short while it waits for its next attempt.
+  auto waiting = planned("waiting", returning(Status::fail));
+  waiting.retry = true;
+  std::stop_source stop;
+  auto run = options(30s);
+  run.retry_interval = 10s;
+  run.stop = stop.get_token();
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(150ms);
+    stop.request_stop();
+  });
+  const auto interrupted = hook::run_checks({waiting}, {}, run);
+  stopper.join();
+  CHECK(interrupted.results[0].result.status == Status::error);
+  CHECK(interrupted.results[0].seen_failing);
+  CHECK(interrupted.seen_failing);
+}
+
 TEST_CASE("hook::outcome: one verdict, the same answer by every route", "[runner]")
 {
   CHECK(hook::exit_code_for(Status::pass) == 0);
