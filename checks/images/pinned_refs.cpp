@@ -34,8 +34,7 @@ struct YamlNode
 {
   enum class Kind { null, scalar, sequence, map };
   Kind kind = Kind::null;
-  std::size_t line = 0; // 1-based
-  std::size_t column = 0;
+  std::size_t line = 0;       // 1-based
   std::string value;          // scalar
   bool plain = false;         // a plain scalar (only a plain `<<` is a merge key)
   std::vector<YamlUse> items; // sequence
@@ -56,7 +55,6 @@ public:
   {
     m_anchors.clear();
     m_open.clear();
-    m_key.reset();
   }
   void
   OnDocumentEnd() override
@@ -134,8 +132,7 @@ private:
     std::optional<YamlUse> key;
   };
   std::vector<Open> m_open;
-  std::optional<YamlUse> m_key;
-  YamlNode* m_root = nullptr;
+  const YamlNode* m_root = nullptr;
 
   YamlNode&
   make(YamlNode::Kind kind, const YAML::Mark& mark)
@@ -143,7 +140,6 @@ private:
     auto& node = nodes.emplace_back();
     node.kind = kind;
     node.line = mark.is_null() ? 0 : static_cast<std::size_t>(mark.line) + 1;
-    node.column = mark.is_null() ? 0 : static_cast<std::size_t>(mark.column) + 1;
     return node;
   }
 
@@ -161,7 +157,7 @@ private:
   {
     if (m_open.empty()) {
       if (m_root == nullptr) {
-        m_root = const_cast<YamlNode*>(use.node); // NOLINT: nodes are owned here, never const
+        m_root = use.node;
       }
       return;
     }
