@@ -157,7 +157,7 @@ public:
         }
       }
       if (const auto* state = string_at(*object, "State")) {
-        container.state = std::string(*state);
+        container.state = util::to_lower(util::printable(*state));
       }
       if (const auto* image = string_at(*object, "Image")) {
         container.image = std::string(*image);
@@ -209,8 +209,40 @@ public:
                               fmt::format("{}: the answer has no State.Running", where));
     }
     image.running = running->get_bool();
-    if (const auto* status = string_at(*state, "Status")) {
-      image.status = std::string(*status);
+    const auto* status = string_at(*state, "Status");
+    if (status == nullptr || status->empty()) {
+      return util::make_error(util::Errc::protocol,
+                              fmt::format("{}: the answer has no State.Status", where));
+    }
+    image.status = util::to_lower(util::printable(*status));
+    const auto flag = [&](std::string_view key) {
+      const auto* value = state->if_contains(key);
+      return value != nullptr && value->is_bool() && value->get_bool();
+    };
+    image.paused = flag("Paused");
+    image.restarting = flag("Restarting");
+    if (const auto* health = object_at(*state, "Health")) {
+      if (const auto* health_status = string_at(*health, "Status")) {
+        image.health = util::to_lower(util::printable(*health_status));
+      }
+      const auto* streak = health->if_contains("FailingStreak");
+      if (streak != nullptr && streak->is_int64() && streak->get_int64() >= 0
+          && streak->get_int64() <= 1'000'000) {
+        image.failing_streak = static_cast<int>(streak->get_int64());
+      }
+    }
+    if (image.health == "none") {
+      image.health.clear(); // Docker's word for a container whose image's check is disabled
+    }
+    if (const auto* count = object->if_contains("RestartCount")) {
+      if (!count->is_int64() || count->get_int64() < 0) {
+        return util::make_error(util::Errc::protocol,
+                                fmt::format("{}: RestartCount is not a count", where));
+      }
+      image.restart_count = count->get_int64();
+    }
+    if (const auto* started = string_at(*state, "StartedAt")) {
+      image.started_at = util::printable_excerpt(*started, false);
     }
     if (const auto* config = object_at(*object, "Config")) {
       if (const auto* requested = string_at(*config, "Image")) {
@@ -280,6 +312,21 @@ private:
 };
 
 } // namespace
+
+std::string
+ContainerImage::state() const
+{
+  if (restarting || status == "restarting") {
+    return "restarting";
+  }
+  if (paused || status == "paused") {
+    return "paused";
+  }
+  if (status == "running" && !running) {
+    return "not running";
+  }
+  return status;
+}
 
 std::shared_ptr<Engine>
 Engine::make_real()

@@ -7,6 +7,7 @@
 #include <checks/images/probe.hpp>
 #include <hook/util/result.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,9 +43,21 @@ struct ContainerImage
                         // digest of what was pulled
   std::optional<std::string> manifest_digest; // ImageManifestDescriptor.digest (API 1.48,
                                               // containerd image store only)
-  bool running = false;
-  std::string status;       // State.Status
-  std::string config_image; // Config.Image: the reference as requested
+  bool running = false;                       // State.Running: also true while restarting or paused
+  bool paused = false;                        // State.Paused
+  bool restarting = false;                    // State.Restarting
+  std::string status;     // State.Status: "running", "restarting", "paused", "exited", ...
+  std::string health;     // State.Health.Status ("starting", "healthy", "unhealthy"); empty
+                          // when the container has no health check
+  int failing_streak = 0; // State.Health.FailingStreak
+  std::optional<std::int64_t> restart_count; // RestartCount: restarts by the restart policy
+  std::string started_at;                    // State.StartedAt, as the engine writes it
+  std::string config_image;                  // Config.Image: the reference as requested
+
+  // Return the state to judge: "running" only when State.Status is "running" and the container
+  // is neither restarting nor paused (Docker reports Running = true for both); otherwise what
+  // it is ("restarting", "paused", "exited", ...).
+  std::string state() const;
 };
 
 class Engine

@@ -32,6 +32,7 @@ constexpr std::array k_images_keys = {
   KeySpec{"pinned_refs",         KeyType::strings,      false, "",          false, "files that start containers; every image reference in them must carry a digest"},
   KeySpec{"probes",              KeyType::integer,      false, "3",         false, "registry answers asked for each pinned tag (1 to 20)"},
   KeySpec{"probe_interval",      KeyType::duration,     false, "\"500ms\"", false, "pause between two probes of a tag"},
+  KeySpec{"stable_for",          KeyType::duration,     false, "\"2s\"",    false, "how long each expected container is watched: it must stay running, without a restart"},
   KeySpec{"platform",            KeyType::string,       false, "the engine's", false, "os/architecture[/variant] chosen from an image index"},
   KeySpec{"insecure_registries", KeyType::string_array, false, "[]",        false, "registries (host[:port]) reached over plain HTTP instead of HTTPS"},
   KeySpec{"ca_file",             KeyType::path,         false, "system CAs", false, "PEM bundle to verify registries with"},
@@ -165,6 +166,10 @@ parse_images(const config::CheckSpec& check_spec)
   RG_TRY_ASSIGN(const auto interval, reader.optional_duration("probe_interval"));
   if (interval) {
     spec.probe_interval = *interval;
+  }
+  RG_TRY_ASSIGN(const auto stable_for, reader.optional_duration("stable_for"));
+  if (stable_for) {
+    spec.stable_for = *stable_for;
   }
   RG_TRY_ASSIGN(const auto platform, reader.optional_string("platform"));
   if (platform) {
@@ -359,12 +364,13 @@ run_images(const ImagesSpec& spec, const hook::CheckContext& ctx)
               : container.compose_service == expectation.name;
           if (named) {
             observed.expectations[i].containers.push_back(
-              {container, engine->inspect(*session, container.id, call)});
+              {container, engine->inspect(*session, container.id, call), std::nullopt});
           }
         }
       }
     }
   }
+  const auto first_look = util::Clock::now();
 
   auto platform = spec.platform;
   if (!platform && session && !session->os.empty() && !session->architecture.empty()) {
@@ -424,7 +430,8 @@ run_images(const ImagesSpec& spec, const hook::CheckContext& ctx)
     }
     const bool needs_resolution =
       std::any_of(seen.containers.begin(), seen.containers.end(), [&](const auto& container) {
-        return container.image && container.image->running && !reports_pin(*container.image, pin);
+        return container.image && container.image->state() == "running"
+               && !reports_pin(*container.image, pin);
       });
     if (needs_resolution) {
       seen.resolution = access_error
@@ -457,6 +464,41 @@ run_images(const ImagesSpec& spec, const hook::CheckContext& ctx)
       seen.probes.push_back(std::move(answer));
       if (failed) {
         break; // one unanswered probe already leaves the tag undetermined
+      }
+    }
+  }
+
+  // The second look: each container that was seen running, stable_for after the first, so a
+  // restart loop that shows "running" at one instant is seen restarting.
+  const bool watch =
+    session && spec.stable_for.count() > 0
+    && std::any_of(observed.expectations.begin(), observed.expectations.end(), [](const auto& e) {
+         return std::any_of(e.containers.begin(), e.containers.end(), [](const auto& c) {
+           return c.image && c.image->state() == "running";
+         });
+       });
+  if (watch) {
+    pause_for(
+      spec.stable_for
+        - std::chrono::duration_cast<std::chrono::milliseconds>(util::Clock::now() - first_look),
+      ctx);
+    observed.watched =
+      std::chrono::duration_cast<std::chrono::milliseconds>(util::Clock::now() - first_look);
+    const auto engine = ctx.probes.get<images::Engine>();
+    for (auto& expectation : observed.expectations) {
+      for (auto& container : expectation.containers) {
+        if (!container.image || container.image->state() != "running") {
+          continue;
+        }
+        if (observed.watched < spec.stable_for) {
+          container.later = util::make_error(
+            ctx.stop.stop_requested() ? util::Errc::cancelled : util::Errc::timeout,
+            fmt::format("watched for {} of stable_for {}: the check's deadline came first",
+                        util::format_duration(observed.watched),
+                        util::format_duration(spec.stable_for)));
+          continue;
+        }
+        container.later = engine->inspect(*session, container.container.id, call);
       }
     }
   }
@@ -496,6 +538,12 @@ digest_counts(const std::vector<util::Result<std::optional<std::string>>>& probe
     parts.push_back(fmt::format("{} x{}", text, count));
   }
   return fmt::format("{}", fmt::join(parts, ", "));
+}
+
+std::string
+times(std::int64_t count)
+{
+  return count == 1 ? std::string("once") : fmt::format("{} times", count);
 }
 
 // Judge one expectation: its finding row (pinned, running and registry digests) and problems.
@@ -562,19 +610,102 @@ judge_expectation(const ImageExpectation& expectation,
         continue;
       }
       const auto& image = *container.image;
-      if (!image.running) {
-        const auto state =
-          image.status.empty() ? std::string("not running") : util::printable(image.status);
-        problems.push_back({true, fmt::format("{} is {}, expected running", label, state)});
-        found.push_back(expectation.by == ImageExpectation::By::service
-                          ? fmt::format("{}: {}", util::printable(name), state)
-                          : state);
+      const auto named = [&](const std::string& text) {
+        return expectation.by == ImageExpectation::By::service
+                 ? fmt::format("{}: {}", util::printable(name), text)
+                 : text;
+      };
+      const auto restarts = [](const images::ContainerImage& seen_image) {
+        return seen_image.restart_count && *seen_image.restart_count > 0
+                 ? fmt::format(" (restarted {})", times(*seen_image.restart_count))
+                 : std::string();
+      };
+      if (const auto state = image.state(); state != "running") {
+        problems.push_back(
+          {true, fmt::format("{} is {}, expected running{}", label, state, restarts(image))});
+        found.push_back(named(state + restarts(image)));
         continue;
       }
-      const auto running =
+      // The second look, stable_for later: still running, not restarted in between.
+      const images::ContainerImage* last = &image;
+      if (container.later) {
+        if (!*container.later) {
+          problems.push_back(
+            {false, fmt::format("{}: {}", label, container.later->error().message)});
+          found.push_back(named("not watched"));
+        } else {
+          last = &**container.later;
+          const auto later_state = last->state();
+          const bool restarted_more = image.restart_count && last->restart_count
+                                      && *last->restart_count > *image.restart_count;
+          if (later_state != "running") {
+            problems.push_back({true,
+                                fmt::format("{} was running, then {} {} later, expected running{}",
+                                            label,
+                                            later_state,
+                                            util::format_duration(observed.watched),
+                                            restarts(*last))});
+            found.push_back(named(fmt::format("running, then {}", later_state)));
+            continue;
+          }
+          if (restarted_more) {
+            problems.push_back(
+              {true,
+               fmt::format("{} restarted {} in {} (restart count {} then {}): a restart loop",
+                           label,
+                           times(*last->restart_count - *image.restart_count),
+                           util::format_duration(observed.watched),
+                           *image.restart_count,
+                           *last->restart_count)});
+            found.push_back(named(fmt::format("restarting (restart count {} then {})",
+                                              *image.restart_count,
+                                              *last->restart_count)));
+            continue;
+          }
+          if (last->started_at != image.started_at) {
+            problems.push_back({true,
+                                fmt::format("{} was started again in {} (started {}, then {})",
+                                            label,
+                                            util::format_duration(observed.watched),
+                                            image.started_at,
+                                            last->started_at)});
+            found.push_back(named("started again"));
+            continue;
+          }
+        }
+      }
+      // Its own health check, as last seen.
+      if (last->health == "unhealthy") {
+        problems.push_back({true,
+                            fmt::format("{} is unhealthy by its own health check (failing "
+                                        "streak {})",
+                                        label,
+                                        last->failing_streak)});
+        found.push_back(named("running, unhealthy"));
+        continue;
+      }
+      if (last->health == "starting") {
+        problems.push_back({false,
+                            fmt::format("{}: its health check is still starting (not yet "
+                                        "healthy); retry = true waits for it",
+                                        label)});
+        found.push_back(named("running, health check starting"));
+        continue;
+      }
+      if (!last->health.empty() && last->health != "healthy") {
+        problems.push_back(
+          {false,
+           fmt::format("{}: unknown health status \"{}\"", label, util::printable(last->health))});
+        found.push_back(named("running, health unknown"));
+        continue;
+      }
+      auto running =
         image.manifest_digest
           ? fmt::format("running {} (manifest {})", image.image_id, *image.manifest_digest)
           : fmt::format("running {}", image.image_id);
+      if (last->health == "healthy") {
+        running += ", healthy";
+      }
       found.push_back(expectation.by == ImageExpectation::By::service
                         ? fmt::format("{} {}", util::printable(name), running)
                         : running);
@@ -698,7 +829,9 @@ evaluate_images(const ImagesSpec& spec, const ImagesObservation& observed)
 
   if (!spec.allow_unexpected && !observed.engine_error) {
     for (const auto& container : observed.containers) {
-      if (container.state != "running") {
+      // Live: running, or trying to (a restart loop), or holding its place (paused).
+      if (container.state != "running" && container.state != "restarting"
+          && container.state != "paused") {
         continue;
       }
       const bool expected =
@@ -715,10 +848,11 @@ evaluate_images(const ImagesSpec& spec, const ImagesObservation& observed)
                                                                 : container.names.front());
       add({fmt::format("container {}", name),
            "not running (allow_unexpected = false)",
-           fmt::format("running {}", util::printable(container.image))},
+           fmt::format("{} {}", container.state, util::printable(container.image))},
           {{true,
-            fmt::format("container {} is running ({}) but no expectation names it",
+            fmt::format("container {} is {} ({}) but no expectation names it",
                         name,
+                        container.state,
                         util::printable(container.image))}});
     }
   }
@@ -738,23 +872,29 @@ evaluate_images(const ImagesSpec& spec, const ImagesObservation& observed)
     }
     for (const auto& found : file.references) {
       const auto where = fmt::format("{}:{}", file.path, found.line);
-      const auto written = util::printable(found.text, util::Quotes::escape);
-      std::string missing;
-      const auto expanded = images::expand_variables(found.text, observed.variables, missing);
-      if (!expanded) {
-        add({where, "an image reference pinned by digest", fmt::format("\"{}\"", written)},
-            {{false,
-              fmt::format("{}: image \"{}\": ${{{}}} is not set by any file of pinned_refs",
-                          where,
-                          written,
-                          util::printable(missing))}});
+      if (!found.problem.empty()) {
+        add({where, "an image reference", found.problem},
+            {{false, fmt::format("{}: {}", where, found.problem)}});
         continue;
       }
-      const auto shown = *expanded == found.text
-                           ? fmt::format("\"{}\"", written)
-                           : fmt::format("\"{}\" (\"{}\")",
-                                         written,
-                                         util::printable(*expanded, util::Quotes::escape));
+      const auto written = util::printable(found.text, util::Quotes::escape);
+      const auto expanded = images::expand_variables(found.text, observed.variables);
+      if (!expanded) {
+        add(
+          {where, "an image reference pinned by digest", fmt::format("\"{}\"", written)},
+          {{false, fmt::format("{}: image \"{}\": {}", where, written, expanded.error().message)}});
+        continue;
+      }
+      auto shown = *expanded == found.text
+                     ? fmt::format("\"{}\"", written)
+                     : fmt::format("\"{}\" (\"{}\")",
+                                   written,
+                                   util::printable(*expanded, util::Quotes::escape));
+      if (found.alias_line != 0) {
+        // Written once under an anchor, used through an alias or merge key elsewhere: the line
+        // reported is where to change it.
+        shown += fmt::format(" (anchored here, used at line {})", found.alias_line);
+      }
       auto reference = images::parse_reference(*expanded);
       if (!reference) {
         add({where, "an image reference pinned by digest", shown},

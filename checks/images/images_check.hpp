@@ -4,7 +4,11 @@
 //
 // Three parts, each optional (at least one must be configured):
 //   - [[check.expect]]: a container (by name, or every container of a compose `service`) must
-//     exist, be running, and run exactly the pinned image. The pin may be an image index, a
+//     exist, be running, and run exactly the pinned image. Running means State.Status is
+//     "running" (not restarting, not paused), its own health check (if its image has one) is
+//     not unhealthy, and over `stable_for` (looked at twice) it stays running and its restart
+//     count does not grow; a health check still `starting` cannot be judged yet (error; with
+//     retry = true the check waits for it to settle). The pin may be an image index, a
 //     platform manifest or (containerd image store) either; the engine may report the config
 //     digest (classic Docker, podman), the pulled digest (containerd store) or the platform
 //     manifest (ImageManifestDescriptor). readygate compares the right pair: when the engine
@@ -23,16 +27,18 @@
 // Fail or error:
 //   pass   every expected container runs its pin, every tag resolved to its pin on every probe,
 //          every reference in pinned_refs carries a digest
-//   fail   observed and wrong: a container missing, not running, or on another image; a pin the
+//   fail   observed and wrong: a container missing, not running (exited, restarting, paused),
+//          unhealthy, restarted or stopped while watched, or on another image; a pin the
 //          registry does not know, or an index without the engine's platform; a tag that
 //          resolved to another digest, or to several; a reference without a digest (file:line);
 //          an unexpected running container (allow_unexpected = false)
 //   error  could not observe: the engine's socket missing or permission denied, the registry
 //          unreachable, stalled past the timeout, answering 5xx/429 or refusing the
 //          credentials, an unparseable or oversized answer, a digest that does not verify, a
-//          file in pinned_refs unreadable, not valid YAML or without any image reference, a
-//          ${VARIABLE} no listed file sets. A definite fail is reported as fail even when
-//          something else could not be judged; both are listed.
+//          file in pinned_refs unreadable, not valid YAML or without any image reference, an
+//          `image:` that is a mapping (Helm's repository/tag) or empty, a ${VARIABLE} no listed
+//          file sets; a health check still starting; a watch cut short by the deadline. A definite
+//          fail is reported as fail even when something else could not be judged; both are listed.
 //
 // Example:
 //   [[check]]
@@ -93,7 +99,8 @@ struct ImagesSpec
   std::vector<std::filesystem::path> pinned_refs;
   int probes = 3;
   std::chrono::milliseconds probe_interval{500};
-  std::optional<images::Platform> platform; // default: the engine's
+  std::chrono::milliseconds stable_for{2000}; // each expected container is watched this long
+  std::optional<images::Platform> platform;   // default: the engine's
   std::vector<std::string> insecure_registries;
   std::optional<std::string> ca_file;
   std::optional<std::string> username;
@@ -126,6 +133,9 @@ struct ExpectationObservation
   {
     images::Container container;
     util::Result<images::ContainerImage> image = util::make_error(util::Errc::internal, "");
+    // The same container inspected again stable_for after `image` (absent when stable_for is
+    // 0 or the first look failed): its state, health and restart count then.
+    std::optional<util::Result<images::ContainerImage>> later;
   };
   std::vector<Seen> containers; // those the expectation names
   // What the pin means, when a container's image had to be compared with it (absent when the
@@ -144,6 +154,7 @@ struct ImagesObservation
   std::string platform;                             // "linux/amd64", for messages
   std::vector<PinnedFile> files;                    // one per spec.pinned_refs
   std::map<std::string, std::string> variables;     // set by the text files of pinned_refs
+  std::chrono::milliseconds watched{0}; // from the first look at the containers to the second
 };
 
 // Observe the host and its registries through the probes of `ctx` and judge them.

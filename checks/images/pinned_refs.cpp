@@ -9,8 +9,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <deque>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
 namespace checks::images {
 
@@ -18,100 +20,491 @@ namespace {
 
 // --- YAML ---
 
-class ImageKeyCollector final : public YAML::EventHandler
+// A node of a loaded document. Collections hold their children as uses: the node, and the line
+// of the alias when the child was written as one (an alias shares its anchor's node).
+struct YamlNode;
+
+struct YamlUse
+{
+  const YamlNode* node = nullptr;
+  std::size_t alias_line = 0; // 0: written in place
+};
+
+struct YamlNode
+{
+  enum class Kind { null, scalar, sequence, map };
+  Kind kind = Kind::null;
+  std::size_t line = 0;       // 1-based
+  std::string value;          // scalar
+  bool plain = false;         // a plain scalar (only a plain `<<` is a merge key)
+  std::vector<YamlUse> items; // sequence
+  std::vector<std::pair<YamlUse, YamlUse>> entries; // map
+  bool open = false;                                // still being read
+};
+
+// Build the documents of a stream from yaml-cpp's events, resolving aliases to their anchors'
+// nodes (so a value used through several aliases is one node).
+class YamlLoader final : public YAML::EventHandler
 {
 public:
-  std::vector<FoundReference> found;
+  std::deque<YamlNode> nodes;         // stable addresses
+  std::vector<const YamlNode*> roots; // one per document
 
   void
   OnDocumentStart(const YAML::Mark&) override
   {
-    m_frames.clear();
+    m_anchors.clear();
+    m_open.clear();
   }
   void
   OnDocumentEnd() override
-  {}
-  void
-  OnNull(const YAML::Mark&, YAML::anchor_t) override
   {
-    complete("");
+    if (!m_root) {
+      m_root = &make(YamlNode::Kind::null, YAML::Mark());
+    }
+    roots.push_back(m_root);
+    m_root = nullptr;
   }
   void
-  OnAlias(const YAML::Mark&, YAML::anchor_t) override
+  OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override
   {
-    complete("");
+    auto& node = make(YamlNode::Kind::null, mark);
+    remember(anchor, node);
+    add({&node, 0});
+  }
+  void
+  OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override
+  {
+    const auto found = m_anchors.find(anchor);
+    if (found == m_anchors.end()) {
+      throw YAML::ParserException(mark, "an alias of an anchor that is not defined");
+    }
+    if (found->second->open) {
+      throw YAML::ParserException(mark, "an alias inside its own anchor's value (a cycle)");
+    }
+    add({found->second, static_cast<std::size_t>(mark.line) + 1});
   }
   void
   OnScalar(const YAML::Mark& mark,
-           const std::string&,
-           YAML::anchor_t,
+           const std::string& tag,
+           YAML::anchor_t anchor,
            const std::string& value) override
   {
-    if (!m_frames.empty() && m_frames.back().is_map && !m_frames.back().expecting_key
-        && m_frames.back().key == "image") {
-      found.push_back({static_cast<std::size_t>(mark.line) + 1, value});
-    }
-    complete(value);
+    auto& node = make(YamlNode::Kind::scalar, mark);
+    node.value = value;
+    node.plain = tag == "?";
+    remember(anchor, node);
+    add({&node, 0});
   }
   void
-  OnSequenceStart(const YAML::Mark&,
+  OnSequenceStart(const YAML::Mark& mark,
                   const std::string&,
-                  YAML::anchor_t,
+                  YAML::anchor_t anchor,
                   YAML::EmitterStyle::value) override
   {
-    m_frames.push_back(Frame{false, true, {}});
+    start(YamlNode::Kind::sequence, mark, anchor);
   }
   void
   OnSequenceEnd() override
   {
-    end();
+    finish();
   }
   void
-  OnMapStart(const YAML::Mark&,
+  OnMapStart(const YAML::Mark& mark,
              const std::string&,
-             YAML::anchor_t,
+             YAML::anchor_t anchor,
              YAML::EmitterStyle::value) override
   {
-    m_frames.push_back(Frame{true, true, {}});
+    start(YamlNode::Kind::map, mark, anchor);
   }
   void
   OnMapEnd() override
   {
-    end();
+    finish();
   }
 
 private:
-  struct Frame
+  std::map<YAML::anchor_t, YamlNode*> m_anchors;
+  // The open collections, innermost last, each with the key it waits a value for (a map).
+  struct Open
   {
-    bool is_map = false;
-    bool expecting_key = true;
-    std::string key;
+    YamlNode* node = nullptr;
+    std::optional<YamlUse> key;
   };
-  std::vector<Frame> m_frames;
+  std::vector<Open> m_open;
+  const YamlNode* m_root = nullptr;
 
-  void
-  end()
+  YamlNode&
+  make(YamlNode::Kind kind, const YAML::Mark& mark)
   {
-    if (!m_frames.empty()) {
-      m_frames.pop_back();
-    }
-    complete("");
+    auto& node = nodes.emplace_back();
+    node.kind = kind;
+    node.line = mark.is_null() ? 0 : static_cast<std::size_t>(mark.line) + 1;
+    return node;
   }
 
-  // A node ended inside the innermost collection: in a map it was a key or a value, in turn.
   void
-  complete(const std::string& scalar)
+  remember(YAML::anchor_t anchor, YamlNode& node)
   {
-    if (m_frames.empty() || !m_frames.back().is_map) {
+    if (anchor != YAML::NullAnchor) {
+      m_anchors[anchor] = &node;
+    }
+  }
+
+  // Put `use` where the stream is: the document's root, an item, a key or a key's value.
+  void
+  add(YamlUse use)
+  {
+    if (m_open.empty()) {
+      if (m_root == nullptr) {
+        m_root = use.node;
+      }
       return;
     }
-    auto& frame = m_frames.back();
-    if (frame.expecting_key) {
-      frame.key = scalar;
-      frame.expecting_key = false;
+    auto& open = m_open.back();
+    if (open.node->kind == YamlNode::Kind::sequence) {
+      open.node->items.push_back(use);
+    } else if (!open.key) {
+      open.key = use;
     } else {
-      frame.expecting_key = true;
+      open.node->entries.emplace_back(*open.key, use);
+      open.key.reset();
     }
+  }
+
+  void
+  start(YamlNode::Kind kind, const YAML::Mark& mark, YAML::anchor_t anchor)
+  {
+    auto& node = make(kind, mark);
+    node.open = true;
+    remember(anchor, node);
+    add({&node, 0});
+    m_open.push_back({&node, std::nullopt});
+  }
+
+  void
+  finish()
+  {
+    if (!m_open.empty()) {
+      m_open.back().node->open = false;
+      m_open.pop_back();
+    }
+  }
+};
+
+bool
+is_scalar(const YamlNode* node, std::string_view value)
+{
+  return node != nullptr && node->kind == YamlNode::Kind::scalar && node->value == value;
+}
+
+const YamlNode*
+node_of(const std::optional<YamlUse>& use)
+{
+  return use ? use->node : nullptr;
+}
+
+// One entry of a map as a loader sees it: merge keys resolved.
+struct YamlEntry
+{
+  const YamlNode* key = nullptr;
+  YamlUse value;
+};
+
+// A document that parses but breaks a rule of YAML loaders (a merge key without a mapping): the
+// message is complete, position first.
+class YamlLoadError : public std::runtime_error
+{
+public:
+  using std::runtime_error::runtime_error;
+};
+
+// Reads the references of one stream where each format puts them (see the header comment),
+// each written value once.
+class ReferenceReader
+{
+public:
+  explicit ReferenceReader(std::string_view what)
+      : m_what(what)
+  {}
+
+  std::vector<FoundReference> found;
+
+  void
+  read_document(const YamlNode* root)
+  {
+    if (const auto kind = kubernetes_kind(root)) {
+      read_kubernetes(root, *kind);
+      return;
+    }
+    const auto* services = node_of(value_of(root, "services"));
+    if (services != nullptr && services->kind == YamlNode::Kind::map) {
+      for (const auto& service : entries_of(*services)) {
+        read_image_of(service.value);
+      }
+      return;
+    }
+    std::set<const YamlNode*> walked;
+    read_any(root, walked);
+  }
+
+private:
+  std::string_view m_what;
+  std::set<const YamlNode*> m_seen;
+  std::map<const YamlNode*, std::vector<YamlEntry>> m_entries;
+
+  // Return the entries of `map` with its merge keys (`<<: *a`, `<<: [*a, *b]`) resolved as YAML
+  // loaders merge them: the map's own keys win over merged ones, an earlier merged map over a
+  // later one. A merged value keeps, as its alias line, the line of the alias that merged it. A
+  // merge key whose value is not a mapping (or a sequence of them) is a YamlLoadError. Each
+  // map's entries are resolved once, so merges of merges cannot multiply the work.
+  const std::vector<YamlEntry>&
+  entries_of(const YamlNode& map, int depth = 0)
+  {
+    if (const auto cached = m_entries.find(&map); cached != m_entries.end()) {
+      return cached->second;
+    }
+    if (depth > 64) {
+      throw YamlLoadError(fmt::format("{}:{}: merge keys nested too deeply", m_what, map.line));
+    }
+    std::vector<YamlEntry> entries;
+    std::vector<YamlUse> merged;
+    std::set<std::string_view> keys;
+    for (const auto& [key, value] : map.entries) {
+      if (key.node->kind == YamlNode::Kind::scalar && key.node->plain && key.node->value == "<<") {
+        if (value.node->kind == YamlNode::Kind::sequence) {
+          merged.insert(merged.end(), value.node->items.begin(), value.node->items.end());
+        } else {
+          merged.push_back(value);
+        }
+        continue;
+      }
+      entries.push_back({key.node, value});
+      if (key.node->kind == YamlNode::Kind::scalar) {
+        keys.insert(key.node->value);
+      }
+    }
+    for (const auto& source : merged) {
+      if (source.node->kind != YamlNode::Kind::map) {
+        throw YamlLoadError(
+          fmt::format("{}:{}: a merge key (<<) takes a mapping or a sequence of mappings",
+                      m_what,
+                      source.alias_line != 0 ? source.alias_line : source.node->line));
+      }
+      for (auto entry : entries_of(*source.node, depth + 1)) {
+        if (entry.key->kind == YamlNode::Kind::scalar && !keys.insert(entry.key->value).second) {
+          continue;
+        }
+        if (entry.value.alias_line == 0) {
+          entry.value.alias_line = source.alias_line;
+        }
+        entries.push_back(entry);
+      }
+    }
+    return m_entries.emplace(&map, std::move(entries)).first->second;
+  }
+
+  // Return the entry of `key` in `map` (merge keys resolved; the last of duplicate keys, as a
+  // loader keeps it), or nothing.
+  std::optional<YamlEntry>
+  entry_of(const YamlNode* map, std::string_view key)
+  {
+    if (map == nullptr || map->kind != YamlNode::Kind::map) {
+      return std::nullopt;
+    }
+    std::optional<YamlEntry> found_entry;
+    for (const auto& entry : entries_of(*map)) {
+      if (is_scalar(entry.key, key)) {
+        found_entry = entry;
+      }
+    }
+    return found_entry;
+  }
+
+  std::optional<YamlUse>
+  value_of(const YamlNode* map, std::string_view key)
+  {
+    const auto entry = entry_of(map, key);
+    return entry ? std::optional<YamlUse>(entry->value) : std::nullopt;
+  }
+
+  // Return the kind of a document of Kubernetes's own API groups (apiVersion "v1", or a group
+  // without a dot or ending in ".k8s.io"), or nothing (no kind, or a custom resource's).
+  std::optional<std::string>
+  kubernetes_kind(const YamlNode* root)
+  {
+    const auto* api = node_of(value_of(root, "apiVersion"));
+    const auto* kind = node_of(value_of(root, "kind"));
+    if (api == nullptr || kind == nullptr || api->kind != YamlNode::Kind::scalar
+        || kind->kind != YamlNode::Kind::scalar || kind->value.empty()) {
+      return std::nullopt;
+    }
+    const auto slash = api->value.find('/');
+    if (slash == std::string::npos) {
+      return api->value == "v1" ? std::optional<std::string>(kind->value) : std::nullopt;
+    }
+    const auto group = std::string_view(api->value).substr(0, slash);
+    if (group.empty()
+        || (group.find('.') != std::string_view::npos && !group.ends_with(".k8s.io"))) {
+      return std::nullopt;
+    }
+    return kind->value;
+  }
+
+  void
+  read_kubernetes(const YamlNode* root, const std::string& kind)
+  {
+    if (kind.ends_with("List")) {
+      const auto* items = node_of(value_of(root, "items"));
+      if (items != nullptr && items->kind == YamlNode::Kind::sequence) {
+        for (const auto& item : items->items) {
+          read_document(item.node);
+        }
+      }
+      return;
+    }
+    const auto at = [&](const YamlNode* node, std::initializer_list<std::string_view> path) {
+      for (const auto key : path) {
+        node = node_of(value_of(node, key));
+      }
+      return node;
+    };
+    const YamlNode* pod = nullptr;
+    if (kind == "Pod") {
+      pod = at(root, {"spec"});
+    } else if (kind == "PodTemplate") {
+      pod = at(root, {"template", "spec"});
+    } else if (kind == "Deployment" || kind == "StatefulSet" || kind == "DaemonSet"
+               || kind == "ReplicaSet" || kind == "ReplicationController" || kind == "Job") {
+      pod = at(root, {"spec", "template", "spec"});
+    } else if (kind == "CronJob") {
+      pod = at(root, {"spec", "jobTemplate", "spec", "template", "spec"});
+    }
+    if (pod == nullptr) {
+      return; // a kind that starts no container
+    }
+    for (const auto* list : {"containers", "initContainers", "ephemeralContainers"}) {
+      const auto* containers = node_of(value_of(pod, list));
+      if (containers != nullptr && containers->kind == YamlNode::Kind::sequence) {
+        for (const auto& container : containers->items) {
+          read_image_of(container);
+        }
+      }
+    }
+    const auto* volumes = node_of(value_of(pod, "volumes"));
+    if (volumes != nullptr && volumes->kind == YamlNode::Kind::sequence) {
+      for (const auto& volume : volumes->items) {
+        if (const auto image = entry_of(volume.node, "image")) {
+          read_image_volume(through(*image, volume));
+        }
+      }
+    }
+  }
+
+  // The `image` of a compose service or a container, when it has one (a service may be built
+  // instead).
+  void
+  read_image_of(const YamlUse& map)
+  {
+    if (auto image = entry_of(map.node, "image")) {
+      reference(through(*image, map), "image");
+    }
+  }
+
+  // Return `entry` of a map used as `map`: reached through the map's alias when the entry has
+  // none of its own.
+  static YamlEntry
+  through(YamlEntry entry, const YamlUse& map)
+  {
+    if (entry.value.alias_line == 0) {
+      entry.value.alias_line = map.alias_line;
+    }
+    return entry;
+  }
+
+  // A Kubernetes image volume: `image: {reference: ..., pullPolicy: ...}`.
+  void
+  read_image_volume(const YamlEntry& image)
+  {
+    if (const auto reference_entry = entry_of(image.value.node, "reference")) {
+      reference(through(*reference_entry, image.value), "image.reference");
+    } else if (m_seen.insert(image.value.node).second) {
+      problem(image.key->line, "image volume without a reference");
+    }
+  }
+
+  // Every `image:` of a document of no known kind; each collection is walked once, however many
+  // aliases reach it.
+  void
+  read_any(const YamlNode* node, std::set<const YamlNode*>& walked)
+  {
+    if (node == nullptr || node->kind == YamlNode::Kind::null
+        || node->kind == YamlNode::Kind::scalar || !walked.insert(node).second) {
+      return;
+    }
+    if (node->kind == YamlNode::Kind::sequence) {
+      for (const auto& item : node->items) {
+        read_any(item.node, walked);
+      }
+      return;
+    }
+    for (const auto& [key, value] : node->entries) {
+      if (is_scalar(key.node, "image")) {
+        const YamlEntry entry{key.node, value};
+        if (value.node->kind == YamlNode::Kind::map && entry_of(value.node, "reference")) {
+          read_image_volume(entry); // the image volume's shape, in a custom resource's pod
+        } else {
+          reference(entry, "image");
+        }
+      }
+      read_any(key.node, walked);
+      read_any(value.node, walked);
+    }
+  }
+
+  // Record the value of `entry` (the key `key`): a reference, or a problem at the key's line.
+  void
+  reference(const YamlEntry& entry, std::string_view key)
+  {
+    const auto* node = entry.value.node;
+    if (!m_seen.insert(node).second) {
+      return;
+    }
+    switch (node->kind) {
+    case YamlNode::Kind::scalar:
+      found.push_back({node->line, node->value, entry.value.alias_line, {}});
+      return;
+    case YamlNode::Kind::null:
+      problem(entry.key->line, fmt::format("{}: is empty, not an image reference", key));
+      return;
+    case YamlNode::Kind::sequence:
+      problem(entry.key->line, fmt::format("{}: is a sequence, not an image reference", key));
+      return;
+    case YamlNode::Kind::map: {
+      std::vector<std::string> keys;
+      for (const auto& member : entries_of(*node)) {
+        if (member.key->kind == YamlNode::Kind::scalar) {
+          keys.push_back(util::printable(member.key->value));
+        }
+      }
+      if (keys.size() > 4) {
+        keys.resize(4);
+        keys.emplace_back("...");
+      }
+      problem(entry.key->line,
+              fmt::format("{}: is a mapping ({}), not an image reference (a template's values? "
+                          "list the rendered file instead)",
+                          key,
+                          fmt::join(keys, ", ")));
+      return;
+    }
+    }
+  }
+
+  void
+  problem(std::size_t line, std::string why)
+  {
+    found.push_back({line, {}, 0, std::move(why)});
   }
 };
 
@@ -332,6 +725,151 @@ const std::set<std::string, std::less<>> k_global_value_options = {
   "--module",
 };
 
+// --- Variables ---
+
+util::Error
+interpolation_error(std::string message)
+{
+  return util::make_error(util::Errc::config, std::move(message));
+}
+
+// Return the length of the word that starts `text` and ends before the `}` closing the
+// `${...}` it is part of (nested `${...}` and `$$` skipped), or nothing when no `}` closes it.
+std::optional<std::size_t>
+word_length(std::string_view text)
+{
+  std::size_t depth = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] == '$' && i + 1 < text.size() && (text[i + 1] == '$' || text[i + 1] == '{')) {
+      depth += text[i + 1] == '{' ? 1 : 0;
+      ++i;
+    } else if (text[i] == '}') {
+      if (depth == 0) {
+        return i;
+      }
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
+util::Result<std::string>
+expand_text(std::string_view text, const std::map<std::string, std::string>& variables, int depth)
+{
+  if (depth > 16) {
+    return interpolation_error("variable defaults nested more than 16 deep");
+  }
+  const auto is_name_start = [](char c) {
+    return std::isalpha(static_cast<unsigned char>(c)) != 0 || c == '_';
+  };
+  const auto is_name_char = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+  };
+  std::string out;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] != '$') {
+      out += text[i++];
+      continue;
+    }
+    if (i + 1 < text.size() && text[i + 1] == '$') {
+      out += '$';
+      i += 2;
+      continue;
+    }
+    if (i + 1 >= text.size() || (text[i + 1] != '{' && !is_name_start(text[i + 1]))) {
+      return interpolation_error(
+        fmt::format("\"{}\": a $ that starts no variable (write $$ for a $)",
+                    util::printable(text.substr(i, 16))));
+    }
+    if (text[i + 1] != '{') {
+      std::size_t j = i + 1;
+      while (j < text.size() && is_name_char(text[j])) {
+        ++j;
+      }
+      const auto name = std::string(text.substr(i + 1, j - i - 1));
+      const auto value = variables.find(name);
+      if (value == variables.end()) {
+        return interpolation_error(
+          fmt::format("${{{}}} is not set by any file of pinned_refs", name));
+      }
+      out += value->second;
+      i = j;
+      continue;
+    }
+    // ${NAME}, ${NAME<operator>word}
+    std::size_t j = i + 2;
+    while (j < text.size() && is_name_char(text[j])) {
+      ++j;
+    }
+    const auto name = std::string(text.substr(i + 2, j - i - 2));
+    const auto length = word_length(text.substr(i + 2));
+    if (!length) {
+      return interpolation_error(
+        fmt::format("\"{}\": no closing brace", util::printable(text.substr(i, 32))));
+    }
+    const auto close = i + 2 + *length;
+    const auto whole = text.substr(i, close - i + 1);
+    if (name.empty() || !is_name_start(name.front())) {
+      return interpolation_error(
+        fmt::format("\"{}\" is not a variable", util::printable(whole.substr(0, 32))));
+    }
+    auto operation = text.substr(j, close - j); // "", ":-word", "-word", ":?msg", ...
+    const bool colon = operation.starts_with(':');
+    if (colon) {
+      operation.remove_prefix(1);
+    }
+    const char op = operation.empty() ? '\0' : operation.front();
+    if ((op == '\0' && colon) || (op != '\0' && op != '-' && op != '?' && op != '+')) {
+      return interpolation_error(
+        fmt::format("\"{}\" is not a variable", util::printable(whole.substr(0, 32))));
+    }
+    const auto word = op == '\0' ? std::string_view() : operation.substr(1);
+    const auto value = variables.find(name);
+    // With a colon, an empty value counts as unset.
+    const bool set = value != variables.end() && !(colon && value->second.empty());
+    i = close + 1;
+    switch (op) {
+    case '\0':
+      if (value == variables.end()) {
+        return interpolation_error(
+          fmt::format("${{{}}} is not set by any file of pinned_refs", name));
+      }
+      out += value->second;
+      break;
+    case '-':
+      if (set) {
+        out += value->second;
+      } else {
+        RG_TRY_ASSIGN(const auto fallback, expand_text(word, variables, depth + 1));
+        out += fallback;
+      }
+      break;
+    case '+':
+      if (set) {
+        RG_TRY_ASSIGN(const auto other, expand_text(word, variables, depth + 1));
+        out += other;
+      }
+      break;
+    case '?':
+      if (!set) {
+        auto message = expand_text(word, variables, depth + 1);
+        const auto said =
+          message && !message->empty() ? fmt::format(": {}", util::printable(*message)) : "";
+        return interpolation_error(fmt::format("${{{}}} is {}by any file of pinned_refs{}",
+                                               name,
+                                               colon ? "empty or not set " : "not set ",
+                                               said));
+      }
+      out += value->second;
+      break;
+    default:
+      break;
+    }
+  }
+  return out;
+}
+
 } // namespace
 
 bool
@@ -345,23 +883,35 @@ util::Result<std::vector<FoundReference>>
 scan_yaml(std::string_view text, std::string_view what)
 {
   std::istringstream in{std::string(text)};
-  ImageKeyCollector collector;
+  YamlLoader loader;
   try {
     YAML::Parser parser(in);
-    while (parser.HandleNextDocument(collector)) {
+    while (parser.HandleNextDocument(loader)) {
     }
+    ReferenceReader reader(what);
+    for (const auto* root : loader.roots) {
+      reader.read_document(root);
+    }
+    std::stable_sort(reader.found.begin(), reader.found.end(), [](const auto& a, const auto& b) {
+      return a.line < b.line;
+    });
+    return std::move(reader.found);
+  } catch (const YamlLoadError& error) {
+    return util::make_error(util::Errc::config, util::printable(error.what()));
   } catch (const YAML::Exception& error) {
+    if (error.mark.is_null()) {
+      return util::make_error(util::Errc::config, util::printable(error.msg));
+    }
     return util::make_error(util::Errc::config,
                             fmt::format("{}:{}:{}: not valid YAML: {}",
                                         what,
-                                        error.mark.is_null() ? 0 : error.mark.line + 1,
-                                        error.mark.is_null() ? 0 : error.mark.column + 1,
+                                        error.mark.line + 1,
+                                        error.mark.column + 1,
                                         util::printable(error.msg)));
   } catch (const std::exception& error) {
     return util::make_error(util::Errc::config,
                             fmt::format("{}: not valid YAML: {}", what, error.what()));
   }
-  return std::move(collector.found);
 }
 
 std::vector<FoundReference>
@@ -387,7 +937,7 @@ scan_text(std::string_view text)
         }
         each_assignment(token.text, [&](std::string_view name, std::string_view value) {
           if (is_image_variable(name) && !value.empty()) {
-            found.push_back({token.line, std::string(value)});
+            found.push_back({token.line, std::string(value), 0, {}});
           }
         });
         break;
@@ -425,12 +975,12 @@ scan_text(std::string_view text)
             }
           }
         } else {
-          found.push_back({token.line, token.text});
+          found.push_back({token.line, token.text, 0, {}});
           state = State::idle;
         }
         break;
       case State::image_next:
-        found.push_back({token.line, token.text});
+        found.push_back({token.line, token.text, 0, {}});
         state = State::idle;
         break;
       }
@@ -471,72 +1021,10 @@ is_env_file(std::string_view text)
   return any;
 }
 
-std::optional<std::string>
-expand_variables(std::string_view text,
-                 const std::map<std::string, std::string>& variables,
-                 std::string& missing)
+util::Result<std::string>
+expand_variables(std::string_view text, const std::map<std::string, std::string>& variables)
 {
-  std::string out;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    if (text[i] != '$') {
-      out += text[i++];
-      continue;
-    }
-    if (i + 1 < text.size() && text[i + 1] == '$') {
-      out += '$';
-      i += 2;
-      continue;
-    }
-    std::string name;
-    std::optional<std::string> fallback;
-    bool fallback_when_empty = false;
-    if (i + 1 < text.size() && text[i + 1] == '{') {
-      const auto close = text.find('}', i + 2);
-      if (close == std::string_view::npos) {
-        missing = std::string(text.substr(i));
-        return std::nullopt;
-      }
-      const auto inner = text.substr(i + 2, close - i - 2);
-      auto end = std::find_if(inner.begin(), inner.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) == 0 && c != '_';
-      });
-      name = std::string(inner.begin(), end);
-      auto rest = inner.substr(name.size());
-      if (rest.starts_with(":-")) {
-        fallback = std::string(rest.substr(2));
-        fallback_when_empty = true;
-      } else if (rest.starts_with('-')) {
-        fallback = std::string(rest.substr(1));
-      } else if (!rest.empty() && !rest.starts_with(":?") && !rest.starts_with('?')) {
-        missing = std::string(inner);
-        return std::nullopt;
-      }
-      i = close + 1;
-    } else {
-      std::size_t j = i + 1;
-      while (j < text.size()
-             && (std::isalnum(static_cast<unsigned char>(text[j])) != 0 || text[j] == '_')) {
-        ++j;
-      }
-      name = std::string(text.substr(i + 1, j - i - 1));
-      i = j;
-    }
-    if (!is_identifier(name)) {
-      missing = name.empty() ? std::string("$") : name;
-      return std::nullopt;
-    }
-    const auto value = variables.find(name);
-    if (value != variables.end() && !(fallback_when_empty && value->second.empty())) {
-      out += value->second;
-    } else if (fallback) {
-      out += *fallback;
-    } else {
-      missing = name;
-      return std::nullopt;
-    }
-  }
-  return out;
+  return expand_text(text, variables, 0);
 }
 
 } // namespace checks::images

@@ -42,6 +42,20 @@ podman_run_service() {
     --label "com.docker.compose.service=$service" "$image" sleep 3600
 }
 
+# Run container `name` from `image` (on $REGISTRY, pulled first) with the `podman run` options
+# given before `--` and the command after it; prints its ID.
+podman_run_with() {
+  local name=$1 image=$2 options=()
+  shift 2
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do
+    options+=("$1")
+    shift
+  done
+  shift
+  TMPDIR="$PODMAN_DIR/tmp" podman pull -q --tls-verify=false "$image" >/dev/null
+  TMPDIR="$PODMAN_DIR/tmp" podman run -d --name "$name" --pull never "${options[@]}" "$image" "$@"
+}
+
 # Start fixtures/registry_proxy.py in front of $REGISTRY with `args...`; sets PROXY
 # (127.0.0.1:PORT) and PROXY_LOG.
 start_registry_proxy() {
@@ -461,4 +475,305 @@ EOF
   RG_TEST_REGISTRY_PASSWORD=wrong-password run -2 "$READYGATE" check --config "$config"
   echo "$output"
   [[ "$output" == *"refused the credentials given (401)"* ]]
+}
+
+@test "images: a container in a restart loop fails, even caught while it runs" {
+  pin=$(push_image app/loop v1)
+  # Runs 1.5 s, exits 1, is restarted by podman: between restarts it is "running" with Running
+  # true, which is all a single look sees. The check looks again stable_for (2 s) later.
+  podman_run_with loop "$REGISTRY/app/loop:v1" --restart always -- sh -c 'sleep 1.5; exit 1'
+  status=none
+  for _ in $(seq 600); do
+    read -r status count <<<"$(TMPDIR="$PODMAN_DIR/tmp" podman inspect -f '{{.State.Status}} {{.RestartCount}}' loop)"
+    [ "$status" = running ] && [ "$count" -ge 1 ] && break
+    sleep 0.1
+  done
+  echo "loop: $status after $count restarts"
+  [ "$status" = running ]
+  config=$(write_config <<EOF
+$(check_header)
+[[check.expect]]
+container = "loop"
+image = "$REGISTRY/app/loop@$pin"
+EOF
+)
+  run -1 "$READYGATE" check --config "$config"
+  echo "$output"
+  [[ "$output" == *"container loop was running, then "*" later, expected running (restarted "* ||
+    "$output" == *"container loop restarted "*"): a restart loop"* ||
+    "$output" == *"container loop is stopped, expected running (restarted "* ]]
+}
+
+@test "images: a paused container is not running, expected or not" {
+  pin=$(push_image app/held v1)
+  start_podman # a podman of this test's own, so no other test's container counts
+  podman_run only "$REGISTRY/app/held:v1"
+  podman_run held "$REGISTRY/app/held:v1"
+  TMPDIR="$PODMAN_DIR/tmp" podman pause held >/dev/null
+  [ "$(TMPDIR="$PODMAN_DIR/tmp" podman inspect -f '{{.State.Status}}' held)" = paused ]
+  config=$(write_config <<EOF
+$(check_header)
+[[check.expect]]
+container = "held"
+image = "$REGISTRY/app/held@$pin"
+EOF
+)
+  run -1 "$READYGATE" check --config "$config"
+  echo "$output"
+  [[ "$output" == *"container held is paused, expected running"* ]]
+
+  # Not expected at all: a paused container is still one nobody expects.
+  config=$(write_config <<EOF
+$(check_header)
+allow_unexpected = false
+[[check.expect]]
+container = "only"
+image = "$REGISTRY/app/held@$pin"
+EOF
+)
+  run -1 "$READYGATE" check --config "$config"
+  echo "$output"
+  [[ "$output" == *"container held is paused ($REGISTRY/app/held:v1) but no expectation names it"* ]]
+}
+
+@test "images: unhealthy by its own health check fails; a check still starting is an error" {
+  pin=$(push_image app/health v1)
+  # podman runs health checks from systemd timers, which this host has not: the test runs each
+  # check by hand (`podman healthcheck run`), so every state is reached on purpose. The image
+  # has no /bin/sh: the checks are exec forms.
+  podman_run_with sick "$REGISTRY/app/health:v1" --health-cmd '["/bin/busybox", "false"]' \
+    --health-retries 1 --health-interval 1h -- sleep 3600
+  podman_run_with fine "$REGISTRY/app/health:v1" --health-cmd '["/bin/busybox", "true"]' \
+    --health-interval 1h -- sleep 3600
+  config=$(write_config <<EOF
+$(check_header)
+[[check.expect]]
+container = "sick"
+image = "$REGISTRY/app/health@$pin"
+[[check.expect]]
+container = "fine"
+image = "$REGISTRY/app/health@$pin"
+EOF
+)
+  [ "$(TMPDIR="$PODMAN_DIR/tmp" podman inspect -f '{{.State.Health.Status}}' sick)" = starting ]
+  run -2 "$READYGATE" check --config "$config"
+  echo "$output"
+  [[ "$output" == *"container sick: its health check is still starting (not yet healthy); retry = true waits for it"* ]]
+
+  run ! env TMPDIR="$PODMAN_DIR/tmp" podman healthcheck run sick
+  TMPDIR="$PODMAN_DIR/tmp" podman healthcheck run fine
+  [ "$(TMPDIR="$PODMAN_DIR/tmp" podman inspect -f '{{.State.Health.Status}}' sick)" = unhealthy ]
+  run -1 "$READYGATE" check --config "$config" --format json
+  summary=$(json_summary)
+  echo "$summary"
+  [[ "$summary" == "fail|container sick is unhealthy by its own health check (failing streak 1)"* ]]
+  [[ "$summary" == *"container sick|"*"|running, unhealthy"* ]]
+
+  config=$(write_config <<EOF
+$(check_header)
+[[check.expect]]
+container = "fine"
+image = "$REGISTRY/app/health@$pin"
+EOF
+)
+  run -0 "$READYGATE" check --config "$config" --format json
+  summary=$(json_summary)
+  echo "$summary"
+  [[ "$summary" == *"container fine|"*"|running "*", healthy" ]]
+}
+
+@test "images: with retry, a health check that settles healthy while the check waits passes" {
+  pin=$(push_image app/settle v1)
+  podman_run_with settle "$REGISTRY/app/settle:v1" --health-cmd '["/bin/busybox", "true"]' \
+    --health-interval 1h -- sleep 3600
+  config=$(write_config <<EOF
+[gate]
+retry_interval = "300ms"
+deadline = "60s"
+
+$(check_header)
+retry = true
+[[check.expect]]
+container = "settle"
+image = "$REGISTRY/app/settle@$pin"
+EOF
+)
+  "$READYGATE" check --config "$config" --format json >"$BATS_TEST_TMPDIR/report.json" \
+    2>"$BATS_TEST_TMPDIR/stderr" &
+  gate=$!
+  # The first attempt finds the check starting, and retries: not a pass, not a final error.
+  for _ in $(seq 600); do
+    grep -q "attempt 1: error: container settle: its health check is still starting" \
+      "$BATS_TEST_TMPDIR/stderr" && break
+    sleep 0.1
+  done
+  cat "$BATS_TEST_TMPDIR/stderr"
+  grep -q "attempt 1: error: container settle: its health check is still starting" \
+    "$BATS_TEST_TMPDIR/stderr"
+  kill -0 "$gate" # still waiting for the health check to settle
+  TMPDIR="$PODMAN_DIR/tmp" podman healthcheck run settle
+  status=0
+  wait "$gate" || status=$?
+  output=$(cat "$BATS_TEST_TMPDIR/report.json")
+  [ "$status" = 0 ]
+  summary=$(json_summary)
+  echo "$summary"
+  [[ "$summary" == "pass|"* ]]
+  [[ "$summary" == *"container settle|"*"|running "*", healthy" ]]
+  attempts=$("$RG_PYTHON" -c 'import json, sys; print(json.loads(sys.argv[1])["checks"][0]["attempts"])' "$output")
+  echo "attempts: $attempts"
+  [ "$attempts" -ge 2 ]
+}
+
+@test "images: compose anchors, aliases and merge keys are read as compose reads them" {
+  pinned="$REGISTRY/app/db@sha256:$(printf '%064d' 0)"
+  cat >"$BATS_TEST_TMPDIR/compose.yaml" <<EOF
+x-app-image: &app-image $REGISTRY/app/web:latest
+x-defaults: &defaults
+  restart: unless-stopped
+  logging:
+    driver: journald
+services:
+  web:
+    <<: *defaults
+    image: *app-image
+  worker:
+    <<: *defaults
+    image: *app-image
+    command: ["worker"]
+  db:
+    image: $pinned
+EOF
+  config=$(write_config <<EOF
+$(check_header)
+pinned_refs = ["compose.yaml"]
+EOF
+)
+  run -1 "$READYGATE" check --config "$config" --format json
+  summary=$(json_summary)
+  echo "$summary"
+  # Once, where it is written (the line to change), naming where it is used.
+  [[ "$summary" == "fail|$BATS_TEST_TMPDIR/compose.yaml:1: image \"$REGISTRY/app/web:latest\" (anchored here, used at line 9) is not pinned by digest (tag latest)"* ]]
+  [ "$(grep -c '|' <<<"$summary")" = 2 ] # the status line and one finding
+
+  # A service's own image wins over a merged one.
+  sed -i "s|^    image: \*app-image$|    image: $pinned|" "$BATS_TEST_TMPDIR/compose.yaml"
+  cat >>"$BATS_TEST_TMPDIR/compose.yaml" <<EOF
+  cache:
+    <<: [*defaults, {image: $REGISTRY/app/cache:7}]
+    image: $pinned
+EOF
+  run -0 "$READYGATE" check --config "$config"
+  echo "$output"
+  [[ "$output" == *"4 references in 1 files pinned by digest"* ]]
+}
+
+@test "images: compose variables: nested defaults expand; a required one names what is missing" {
+  digest="sha256:$(printf '%064d' 7)"
+  cat >"$BATS_TEST_TMPDIR/compose.yaml" <<'EOF'
+services:
+  web:
+    image: ${WEB_IMAGE:-${APP_REGISTRY}/app/web@${WEB_DIGEST}}
+  api:
+    image: ${API_IMAGE:?set API_IMAGE in release.env}
+EOF
+  cat >"$BATS_TEST_TMPDIR/release.env" <<EOF
+APP_REGISTRY=$REGISTRY
+WEB_DIGEST=$digest
+EOF
+  config=$(write_config <<EOF
+$(check_header)
+pinned_refs = ["compose.yaml", "release.env"]
+EOF
+)
+  # readygate's own environment is not the deploy's: only the listed files set variables.
+  run -2 env API_IMAGE="$REGISTRY/app/api@$digest" "$READYGATE" check --config "$config" \
+    --format json
+  summary=$(json_summary)
+  echo "$summary"
+  [[ "$summary" == "error|$BATS_TEST_TMPDIR/compose.yaml:5: image \"\${API_IMAGE:?set API_IMAGE in release.env}\": \${API_IMAGE} is empty or not set by any file of pinned_refs: set API_IMAGE in release.env"* ]]
+  [ "$(grep -c '|' <<<"$summary")" = 2 ] # web's nested default expanded to a pinned reference
+
+  echo "API_IMAGE=$REGISTRY/app/api@$digest" >>"$BATS_TEST_TMPDIR/release.env"
+  run -0 "$READYGATE" check --config "$config"
+  echo "$output"
+  [[ "$output" == *"3 references in 2 files pinned by digest"* ]] # API_IMAGE= counts too
+}
+
+@test "images: Kubernetes image volumes are read; a Ceph RBD volume's image is not a container image" {
+  pinned="$REGISTRY/app/web@sha256:$(printf '%064d' 1)"
+  cat >"$BATS_TEST_TMPDIR/deployment.yaml" <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  template:
+    spec:
+      initContainers:
+        - name: migrate
+          image: $pinned
+      containers:
+        - name: web
+          image: $pinned
+          volumeMounts:
+            - {name: models, mountPath: /models}
+      volumes:
+        - name: models
+          image:
+            reference: $REGISTRY/app/models:v3
+            pullPolicy: IfNotPresent
+        - name: data
+          rbd:
+            monitors: ["10.16.154.78:6789"]
+            pool: kube
+            image: web-data
+            fsType: ext4
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata:
+  name: archive
+spec:
+  capacity: {storage: 10Gi}
+  accessModes: [ReadWriteOnce]
+  rbd:
+    monitors: ["10.16.154.78:6789"]
+    image: archive-data
+EOF
+  config=$(write_config <<EOF
+$(check_header)
+pinned_refs = ["deployment.yaml"]
+EOF
+)
+  run -1 "$READYGATE" check --config "$config"
+  echo "$output"
+  [[ "$output" == *"$BATS_TEST_TMPDIR/deployment.yaml:19: image \"$REGISTRY/app/models:v3\" is not pinned by digest (tag v3)"* ]]
+  [[ "$output" != *"web-data"* ]]
+  [[ "$output" != *"archive-data"* ]]
+
+  sed -i "s|reference: $REGISTRY/app/models:v3|reference: $pinned|" "$BATS_TEST_TMPDIR/deployment.yaml"
+  run -0 "$READYGATE" check --config "$config"
+  echo "$output"
+  [[ "$output" == *"3 references in 1 files pinned by digest"* ]]
+}
+
+@test "images: an image: that is a mapping (Helm's repository/tag) is an error naming file:line" {
+  cat >"$BATS_TEST_TMPDIR/values.yaml" <<EOF
+replicaCount: 2
+image:
+  repository: $REGISTRY/app/web
+  tag: "1.4"
+  pullPolicy: IfNotPresent
+sidecar:
+  image: $REGISTRY/app/sidecar@sha256:$(printf '%064d' 2)
+EOF
+  config=$(write_config <<EOF
+$(check_header)
+pinned_refs = ["values.yaml"]
+EOF
+)
+  run -2 "$READYGATE" check --config "$config"
+  echo "$output"
+  [[ "$output" == *"$BATS_TEST_TMPDIR/values.yaml:2: image: is a mapping (repository, tag, pullPolicy), not an image reference"* ]]
 }

@@ -78,9 +78,12 @@ public:
   std::string architecture = "amd64";
   std::vector<im::Container> listed;
   std::map<std::string, util::Result<im::ContainerImage>> images;
+  // What the second and later inspections of a container answer, when it changed after the first.
+  std::map<std::string, util::Result<im::ContainerImage>> later;
+  std::map<std::string, int> inspections;
 
-  // Add a container `name` (compose service `service`) running `image_id`.
-  void
+  // Add a container `name` (compose service `service`) running `image_id`; return its ID.
+  std::string
   add(std::string name,
       std::string image_id,
       bool running = true,
@@ -99,8 +102,19 @@ public:
     image.manifest_digest = std::move(manifest);
     image.running = running;
     image.status = container.state;
+    image.restart_count = 0;
+    image.started_at = "2026-01-01T00:00:00.000000000Z";
     images.emplace(container.id, image);
+    auto id = container.id;
     listed.push_back(std::move(container));
+    return id;
+  }
+
+  // Return the first inspection's answer for `id`, to change it.
+  im::ContainerImage&
+  image_of(const std::string& id)
+  {
+    return *images.at(id);
   }
 
   util::Result<im::EngineSession>
@@ -119,6 +133,9 @@ public:
   util::Result<im::ContainerImage>
   inspect(const im::EngineSession&, const std::string& id, const im::Call&) override
   {
+    if (++inspections[id] > 1 && later.contains(id)) {
+      return later.at(id);
+    }
     return images.at(id);
   }
 };
@@ -214,10 +231,17 @@ struct Fixture
     ctx.probes.install<im::Registry>(registry);
   }
 
+  // Run `spec`. The fake engine answers at once, so the watch between the two looks at each
+  // container is cut to 20 ms unless the test sets `watch`.
+  std::optional<std::chrono::milliseconds> watch;
+
   hook::CheckResult
   run(const checks::ImagesSpec& spec)
   {
-    return checks::run_images(spec, ctx);
+    auto quick = spec;
+    quick.stable_for = watch.value_or(20ms);
+    engine->inspections.clear();
+    return checks::run_images(quick, ctx);
   }
 };
 
@@ -306,10 +330,131 @@ services:
   REQUIRE(found);
   REQUIRE(found->size() == 3);
   CHECK((*found)[0].line == 2);
+  CHECK((*found)[0].alias_line == 8); // merged into worker at line 8
   CHECK((*found)[1].line == 5);
   CHECK((*found)[1].text == "registry.test/app/web:latest");
+  CHECK((*found)[1].alias_line == 0);
   CHECK((*found)[2].line == 10);
   CHECK((*found)[2].text == "postgres:15");
+}
+
+TEST_CASE("images::scan_yaml: anchors, aliases and merge keys are read as a loader reads them",
+          "[images]")
+{
+  const auto pinned = "registry.test/app/base@sha256:" + std::string(64, 'a');
+  // The compose pattern: one anchored image, used by several services through an alias. It is
+  // reported once, where it is written, with the line of the first alias.
+  const auto aliased = im::scan_yaml(R"(x-image: &img registry.test/app/web:latest
+x-labels:
+  image: not-read   # an extension field: no service
+services:
+  web:
+    image: *img
+  worker:
+    image: *img
+    labels:
+      image: also-not-read
+)",
+                                     "compose.yaml");
+  REQUIRE(aliased);
+  REQUIRE(aliased->size() == 1);
+  CHECK((*aliased)[0].line == 1);
+  CHECK((*aliased)[0].alias_line == 6);
+  CHECK((*aliased)[0].text == "registry.test/app/web:latest");
+
+  // A service's own image wins over a merged one; of merged maps, the first wins.
+  const auto merged = im::scan_yaml(R"(x-a: &a {image: first:1}
+x-b: &b {image: second:2, restart: always}
+x-c: &c
+  <<: *b
+services:
+  own:
+    <<: *a
+    image: own:3
+  listed:
+    <<: [*a, *b]
+  chained:
+    <<: *c
+)",
+                                    "compose.yaml");
+  REQUIRE(merged);
+  REQUIRE(merged->size() == 3);
+  CHECK((*merged)[0].text == "first:1");
+  CHECK((*merged)[0].alias_line == 10);
+  CHECK((*merged)[1].text == "second:2");
+  CHECK((*merged)[1].alias_line == 4); // reached through c's own merge first
+  CHECK((*merged)[2].text == "own:3");
+  CHECK((*merged)[2].line == 8);
+
+  // A quoted "<<" is an ordinary key, not a merge.
+  const auto quoted = im::scan_yaml("x: &x {image: x:1}\nservices:\n  a:\n    \"<<\": *x\n"
+                                    "    image: "
+                                      + pinned + "\n",
+                                    "compose.yaml");
+  REQUIRE(quoted);
+  REQUIRE(quoted->size() == 1);
+  CHECK((*quoted)[0].text == pinned);
+
+  // An alias of an undefined anchor, an alias inside its own anchor, a merge of a scalar.
+  for (const auto* text : {"services:\n  web:\n    image: *nothing\n",
+                           "a: &a [1, *a]\n",
+                           "x: &x y\nservices:\n  web:\n    <<: *x\n"}) {
+    INFO(text);
+    const auto bad = im::scan_yaml(text, "bad.yaml");
+    REQUIRE_FALSE(bad);
+    CHECK(bad.error().code == util::Errc::config);
+    CHECK_THAT(bad.error().message, Catch::StartsWith("bad.yaml:"));
+  }
+  const auto bad_merge = im::scan_yaml("x: &x y\nservices:\n  web:\n    <<: *x\n", "bad.yaml");
+  REQUIRE_FALSE(bad_merge);
+  CHECK(bad_merge.error().message
+        == "bad.yaml:4: a merge key (<<) takes a mapping or a sequence of mappings");
+
+  // Aliases of aliases (a "billion laughs" document) are read in linear time.
+  std::string laughs = "a0: &a0 {image: x:1}\n";
+  for (int i = 1; i < 40; ++i) {
+    laughs += fmt::format("a{}: &a{} [*a{}, *a{}, *a{}, *a{}]\n", i, i, i - 1, i - 1, i - 1, i - 1);
+  }
+  const auto started = util::Clock::now();
+  const auto many = im::scan_yaml(laughs, "laughs.yaml");
+  REQUIRE(many);
+  CHECK(many->size() == 1);
+  CHECK(util::Clock::now() - started < 2s);
+}
+
+TEST_CASE("images::scan_yaml: an image that is a mapping, a sequence or empty is a problem at "
+          "its key",
+          "[images]")
+{
+  const auto found = im::scan_yaml(R"(services:
+  web:
+    image:
+      repository: registry.test/app/web
+      tag: "1.4"
+  api:
+    image: [a, b]
+  db:
+    image:
+  built:
+    build: .
+)",
+                                   "compose.yaml");
+  REQUIRE(found);
+  REQUIRE(found->size() == 3);
+  CHECK((*found)[0].line == 3);
+  CHECK_THAT((*found)[0].problem, Catch::StartsWith("image: is a mapping (repository, tag)"));
+  CHECK((*found)[1].line == 7);
+  CHECK_THAT((*found)[1].problem, Catch::StartsWith("image: is a sequence"));
+  CHECK((*found)[2].line == 9);
+  CHECK_THAT((*found)[2].problem, Catch::StartsWith("image: is empty"));
+
+  // Helm's values.yaml: no kind, so every image: is read, and a mapping is a problem.
+  const auto values =
+    im::scan_yaml("replicaCount: 2\nimage:\n  repository: nginx\n  tag: \"\"\n", "values.yaml");
+  REQUIRE(values);
+  REQUIRE(values->size() == 1);
+  CHECK((*values)[0].line == 2);
+  CHECK_FALSE((*values)[0].problem.empty());
 }
 
 TEST_CASE("images::scan_yaml: Kubernetes manifests, several documents, errors with a position",
@@ -351,6 +496,121 @@ spec:
   CHECK_FALSE(deep);
 }
 
+TEST_CASE("images::scan_yaml: Kubernetes images are read where each kind puts them, and only there",
+          "[images]")
+{
+  const auto found = im::scan_yaml(R"(apiVersion: v1
+kind: Pod
+spec:
+  ephemeralContainers:
+    - name: debug
+      image: busybox:1
+  containers:
+    - name: app
+      image: app/pod:1
+  volumes:
+    - name: models
+      image:
+        reference: app/models:v2
+        pullPolicy: IfNotPresent
+    - name: ceph
+      rbd:
+        monitors: ["10.0.0.1:6789"]
+        image: foo
+        pool: kube
+---
+apiVersion: batch/v1
+kind: CronJob
+spec:
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          containers:
+            - name: nightly
+              image: app/nightly:3
+---
+apiVersion: v1
+kind: PersistentVolume
+spec:
+  rbd:
+    image: not-a-container-image
+---
+apiVersion: v1
+kind: ConfigMap
+data:
+  image: not-a-container-image-either
+---
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: apps/v1
+    kind: StatefulSet
+    spec:
+      template:
+        spec:
+          containers:
+            - name: db
+              image: app/db:4
+  - apiVersion: apps/v1
+    kind: DaemonSet
+    spec:
+      template:
+        spec:
+          containers:
+            - name: agent
+              image: app/agent:5
+---
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+spec:
+  template:
+    spec:
+      containers:
+        - name: canary
+          image: app/canary:6
+      volumes:
+        - name: models
+          image: {reference: app/models:7}
+)",
+                                   "k8s.yaml");
+  REQUIRE(found);
+  std::vector<std::string> texts;
+  for (const auto& reference : *found) {
+    CHECK(reference.problem.empty());
+    texts.push_back(fmt::format("{}:{}", reference.line, reference.text));
+  }
+  CHECK(texts
+        == std::vector<std::string>{"6:busybox:1",
+                                    "9:app/pod:1",
+                                    "13:app/models:v2",
+                                    "30:app/nightly:3",
+                                    "53:app/db:4",
+                                    "61:app/agent:5",
+                                    "70:app/canary:6",
+                                    "73:app/models:7"});
+
+  // A workload whose containers come from an anchor in another part of the document.
+  const auto anchored = im::scan_yaml(R"(apiVersion: apps/v1
+kind: Deployment
+metadata:
+  annotations:
+    base: &container {name: web, image: "app/web:latest"}
+spec:
+  template:
+    spec:
+      containers:
+        - *container
+        - <<: *container
+          name: sidecar
+)",
+                                      "k8s.yaml");
+  REQUIRE(anchored);
+  REQUIRE(anchored->size() == 1);
+  CHECK((*anchored)[0].line == 5);
+  CHECK((*anchored)[0].alias_line == 10);
+}
+
 TEST_CASE("images::scan_text: engine commands in units and scripts, IMAGE variables", "[images]")
 {
   const auto found = im::scan_text(R"([Service]
@@ -389,20 +649,49 @@ Environment="OTHER=1" "SIDECAR_IMAGE=app/sidecar"
   CHECK(script[2].text == "app/z:3");
 }
 
-TEST_CASE("images::expand_variables: braces, defaults, a doubled dollar and what is missing",
+TEST_CASE("images::expand_variables: compose's forms, nested defaults, and what is missing",
           "[images]")
 {
-  const std::map<std::string, std::string> variables = {{"TAG", "1.4"}, {"EMPTY", ""}};
-  std::string missing;
-  CHECK(im::expand_variables("app:${TAG}", variables, missing) == "app:1.4");
-  CHECK(im::expand_variables("app:$TAG", variables, missing) == "app:1.4");
-  CHECK(im::expand_variables("app:${NOPE:-2}", variables, missing) == "app:2");
-  CHECK(im::expand_variables("app:${EMPTY:-3}", variables, missing) == "app:3");
-  CHECK(im::expand_variables("app:${EMPTY-3}x", variables, missing) == "app:x");
-  CHECK(im::expand_variables("a$$b", variables, missing) == "a$b");
-  CHECK_FALSE(im::expand_variables("app:${NOPE}", variables, missing));
-  CHECK(missing == "NOPE");
-  CHECK_FALSE(im::expand_variables("app:${TAG", variables, missing));
+  const std::map<std::string, std::string> variables = {
+    {"TAG", "1.4"}, {"EMPTY", ""}, {"REPO", "registry.test/app"}};
+  const auto expands = [&](std::string_view text, std::string_view expected) {
+    INFO(text);
+    const auto expanded = im::expand_variables(text, variables);
+    REQUIRE(expanded);
+    CHECK(*expanded == expected);
+  };
+  const auto refuses = [&](std::string_view text, std::string_view message) {
+    INFO(text);
+    const auto expanded = im::expand_variables(text, variables);
+    REQUIRE_FALSE(expanded);
+    CHECK(expanded.error().code == util::Errc::config);
+    CHECK_THAT(expanded.error().message, Catch::Contains(std::string(message)));
+  };
+  expands("app:${TAG}", "app:1.4");
+  expands("app:$TAG", "app:1.4");
+  expands("app:${NOPE:-2}", "app:2");
+  expands("app:${EMPTY:-3}", "app:3");
+  expands("app:${EMPTY-3}x", "app:x");
+  expands("a$$b", "a$b");
+  expands("$${TAG}", "${TAG}");
+  // Nested defaults are read to their own closing brace, not cut at the first one.
+  expands("${NOPE:-${REPO}/web}:${NOPE-${ALSO_NOPE:-7}}", "registry.test/app/web:7");
+  expands("${TAG:-${NEVER_READ}}", "1.4"); // a default that is not used is not expanded
+  expands("${TAG:+v${TAG}}${NOPE:+x}${EMPTY+y}${EMPTY:+z}", "v1.4y");
+  expands("${TAG:?set the tag}", "1.4");
+  refuses("app:${NOPE}", "${NOPE} is not set by any file of pinned_refs");
+  refuses("app:$NOPE", "${NOPE} is not set");
+  refuses("app:${NOPE:?set NOPE in versions.env}",
+          "${NOPE} is empty or not set by any file of pinned_refs: set NOPE in versions.env");
+  refuses("app:${EMPTY:?}", "${EMPTY} is empty or not set");
+  expands("app:${EMPTY?}", "app:");
+  refuses("${NOPE:-${INNER}}", "${INNER} is not set");
+  refuses("app:${TAG", "no closing brace");
+  refuses("app:${NOPE:-${TAG}", "no closing brace");
+  refuses("app:${TAG:x}", "is not a variable");
+  refuses("app:${}", "is not a variable");
+  refuses("app:$", "a $ that starts no variable");
+  refuses("app:$1", "a $ that starts no variable");
 }
 
 // --- Spec ---
@@ -644,6 +933,12 @@ TEST_CASE("checks::run_images: missing, stopped and unexpected containers, engin
   fixture.engine->add("web", pin, false);
   fixture.engine->add("web-1", pin, true, "web");
   fixture.engine->add("sidecar", digest('5'));
+  fixture.engine->add("looping", digest('5'));
+  fixture.engine->listed.back().state = "restarting";
+  fixture.engine->add("held", digest('5'));
+  fixture.engine->listed.back().state = "paused";
+  fixture.engine->add("done", digest('5'), false);
+  fixture.engine->listed.back().state = "created";
   auto spec = parsed("allow_unexpected = false\n"
                      + expect_table("container", "web", "registry.test/app/web@" + pin)
                      + expect_table("container", "api", "registry.test/app/api@" + pin)
@@ -651,20 +946,176 @@ TEST_CASE("checks::run_images: missing, stopped and unexpected containers, engin
   auto result = fixture.run(spec);
   INFO(all_findings(result));
   CHECK(result.status == Status::fail);
-  CHECK(result.message == "container web is exited, expected running (and 2 more)");
+  CHECK(result.message == "container web is exited, expected running (and 4 more)");
   const auto text = all_findings(result);
   CHECK_THAT(text,
              Catch::Contains("container web | " + pin + " | exited")
                && Catch::Contains("container api | " + pin + " | no container")
                && Catch::Contains("container sidecar | not running (allow_unexpected = "
-                                  "false) | running registry.test/app/web:v1"));
-  CHECK_THAT(text, !Catch::Contains("service web"));
+                                  "false) | running registry.test/app/web:v1")
+               && Catch::Contains("container looping | not running (allow_unexpected = "
+                                  "false) | restarting registry.test/app/web:v1")
+               && Catch::Contains("container held | not running (allow_unexpected = "
+                                  "false) | paused registry.test/app/web:v1"));
+  CHECK_THAT(text, !Catch::Contains("service web") && !Catch::Contains("container done"));
 
   fixture.engine->connect_error =
     util::make_error(util::Errc::network, "engine /run/x.sock /version: No such file or directory");
   result = fixture.run(spec);
   CHECK(result.status == Status::error);
   CHECK_THAT(result.message, Catch::Contains("No such file or directory"));
+}
+
+TEST_CASE("checks::run_images: running means running: restarting, paused and unhealthy fail",
+          "[images]")
+{
+  Fixture fixture;
+  const auto pin = digest('e');
+  const auto id = fixture.engine->add("web", pin);
+  const auto spec = parsed(expect_table("container", "web", "registry.test/app/web@" + pin));
+  auto& image = fixture.engine->image_of(id);
+
+  SECTION("a restart loop: Running is true, Status is restarting")
+  {
+    image.restarting = true;
+    image.status = "restarting";
+    image.restart_count = 7;
+    const auto result = fixture.run(spec);
+    INFO(all_findings(result));
+    CHECK(result.status == Status::fail);
+    CHECK(result.message == "container web is restarting, expected running (restarted 7 times)");
+  }
+  SECTION("Restarting alone (an engine whose Status lags) is restarting too")
+  {
+    image.restarting = true;
+    CHECK(fixture.run(spec).status == Status::fail);
+  }
+  SECTION("paused")
+  {
+    image.paused = true;
+    image.status = "paused";
+    const auto result = fixture.run(spec);
+    CHECK(result.status == Status::fail);
+    CHECK(result.message == "container web is paused, expected running");
+  }
+  SECTION("unhealthy by its own health check")
+  {
+    image.health = "unhealthy";
+    image.failing_streak = 3;
+    const auto result = fixture.run(spec);
+    CHECK(result.status == Status::fail);
+    CHECK(result.message
+          == "container web is unhealthy by its own health check (failing streak 3)");
+  }
+  SECTION("a health check still starting is not judged yet: an error, not a pass")
+  {
+    image.health = "starting";
+    const auto result = fixture.run(spec);
+    CHECK(result.status == Status::error);
+    CHECK_THAT(result.message,
+               Catch::Contains("container web: its health check is still starting"));
+  }
+  SECTION("healthy passes and says so")
+  {
+    image.health = "healthy";
+    const auto result = fixture.run(spec);
+    CHECK(result.status == Status::pass);
+    REQUIRE(result.findings.size() == 1);
+    CHECK(result.findings[0].found == "running " + pin + ", healthy");
+  }
+  SECTION("a health status readygate does not know is an error")
+  {
+    image.health = "degraded";
+    CHECK(fixture.run(spec).status == Status::error);
+  }
+  SECTION("a restart count above 0 that does not grow while watched passes")
+  {
+    image.restart_count = 2;
+    CHECK(fixture.run(spec).status == Status::pass);
+  }
+}
+
+TEST_CASE("checks::run_images: a container is looked at twice, stable_for apart", "[images]")
+{
+  Fixture fixture;
+  const auto pin = digest('e');
+  const auto id = fixture.engine->add("web", pin);
+  auto spec = parsed(expect_table("container", "web", "registry.test/app/web@" + pin));
+  auto later = fixture.engine->image_of(id);
+
+  SECTION("the restart count grew: a loop that looked running at the first look")
+  {
+    later.restart_count = 3;
+    later.started_at = "2026-01-01T00:00:02.000000000Z";
+    fixture.engine->later.emplace(id, later);
+    const auto result = fixture.run(spec);
+    INFO(all_findings(result));
+    CHECK(result.status == Status::fail);
+    CHECK_THAT(result.message,
+               Catch::StartsWith("container web restarted 3 times in ")
+                 && Catch::EndsWith("(restart count 0 then 3): a restart loop"));
+    CHECK(fixture.engine->inspections.at(id) == 2);
+  }
+  SECTION("started again without a count (a restart by hand)")
+  {
+    later.started_at = "2026-01-01T00:00:02.000000000Z";
+    fixture.engine->later.emplace(id, later);
+    const auto result = fixture.run(spec);
+    CHECK(result.status == Status::fail);
+    CHECK_THAT(result.message, Catch::Contains("was started again in"));
+  }
+  SECTION("stopped or restarting at the second look")
+  {
+    later.restarting = true;
+    later.status = "restarting";
+    later.restart_count = 1;
+    fixture.engine->later.emplace(id, later);
+    const auto result = fixture.run(spec);
+    CHECK(result.status == Status::fail);
+    CHECK_THAT(result.message,
+               Catch::StartsWith("container web was running, then restarting ")
+                 && Catch::EndsWith("later, expected running (restarted once)"));
+  }
+  SECTION("unhealthy at the second look")
+  {
+    later.health = "unhealthy";
+    fixture.engine->later.emplace(id, later);
+    CHECK(fixture.run(spec).status == Status::fail);
+  }
+  SECTION("the second look cannot be had: an error")
+  {
+    fixture.engine->later.emplace(id, util::make_error(util::Errc::network, "engine gone"));
+    const auto result = fixture.run(spec);
+    CHECK(result.status == Status::error);
+    CHECK_THAT(result.message, Catch::Contains("container web: engine gone"));
+  }
+  SECTION("the watch lasts stable_for, at least")
+  {
+    fixture.watch = 300ms;
+    const auto started = util::Clock::now();
+    CHECK(fixture.run(spec).status == Status::pass);
+    CHECK(util::Clock::now() - started >= 300ms);
+    CHECK(fixture.engine->inspections.at(id) == 2);
+  }
+  SECTION("a deadline before stable_for ends leaves the watch unfinished: an error")
+  {
+    fixture.watch = 5s;
+    fixture.ctx = testutil::context(200ms);
+    fixture.ctx.probes.install<im::Engine>(fixture.engine);
+    fixture.ctx.probes.install<im::Registry>(fixture.registry);
+    const auto result = fixture.run(spec);
+    CHECK(result.status == Status::error);
+    CHECK_THAT(result.message,
+               Catch::Contains("of stable_for 5s: the check's deadline came first"));
+  }
+  SECTION("stable_for = 0: one look")
+  {
+    fixture.watch = 0ms;
+    later.restart_count = 3;
+    fixture.engine->later.emplace(id, later);
+    CHECK(fixture.run(spec).status == Status::pass);
+    CHECK(fixture.engine->inspections.at(id) == 1);
+  }
 }
 
 TEST_CASE("checks::run_images: references without a digest fail with file:line", "[images]")
@@ -721,6 +1172,49 @@ TEST_CASE("checks::run_images: references without a digest fail with file:line",
     result = fixture.run(spec);
     INFO(all_findings(result));
     CHECK(result.status == Status::pass);
+  }
+  SECTION("an image given through an anchor is read, and reported where it is written")
+  {
+    testutil::write_file(dir.path() / "compose.yaml",
+                         "x-image: &img app/web:latest\nservices:\n  web:\n    image: *img\n"
+                         "  worker:\n    image: *img\n");
+    spec = parsed(R"(pinned_refs = ["compose.yaml"])", dir.path());
+    result = fixture.run(spec);
+    INFO(all_findings(result));
+    CHECK(result.status == Status::fail);
+    CHECK(result.message
+          == compose
+               + ":1: image \"app/web:latest\" (anchored here, used at line 4) is not pinned by "
+                 "digest (tag latest)");
+    CHECK(result.findings.size() == 1);
+  }
+  SECTION("an image that is a mapping is an error naming file:line, never skipped")
+  {
+    testutil::write_file(dir.path() / "values.yaml",
+                         "image:\n  repository: app/web\n  tag: latest\n");
+    spec = parsed(R"(pinned_refs = ["values.yaml", "app.env"])", dir.path());
+    result = fixture.run(spec);
+    INFO(all_findings(result));
+    CHECK(result.status == Status::error);
+    CHECK_THAT(result.message,
+               Catch::StartsWith((dir.path() / "values.yaml").string()
+                                 + ":1: image: is a mapping (repository, tag), not an image "
+                                   "reference"));
+  }
+  SECTION("compose's nested defaults and required variables")
+  {
+    testutil::write_file(dir.path() / "compose.yaml",
+                         "services:\n  api:\n    image: ${NOPE:-${API_IMAGE}}\n"
+                         "  web:\n    image: app/web@${WEB_DIGEST:?run the release script}\n");
+    spec = parsed(R"(pinned_refs = ["compose.yaml", "app.env"])", dir.path());
+    result = fixture.run(spec);
+    INFO(all_findings(result));
+    CHECK(result.status == Status::error);
+    CHECK(result.message
+          == compose
+               + ":5: image \"app/web@${WEB_DIGEST:?run the release script}\": ${WEB_DIGEST} is "
+                 "empty or not set by any file of pinned_refs: run the release script");
+    CHECK(result.findings.size() == 1); // the nested default expanded to the pinned API_IMAGE
   }
   SECTION("a missing file, a file without references and broken YAML are errors")
   {
@@ -884,6 +1378,44 @@ TEST_CASE("images::Engine (real): API negotiation, listing and inspecting over t
   CHECK(image->image_id == digest('c'));
   CHECK(image->running);
 
+  SECTION("restarting, paused, health and restart count are read from the State")
+  {
+    CHECK(image->state() == "running");
+    CHECK(image->health.empty());
+    inspect = R"({"Image":")" + digest('c')
+              + R"(","RestartCount":12,"State":{"Running":true,"Status":"restarting",)"
+                R"("Restarting":true,"Paused":false,"StartedAt":"2026-01-01T00:00:00Z",)"
+                R"("Health":{"Status":"unhealthy","FailingStreak":4}}})";
+    auto looping = engine->inspect(*session, id, call);
+    REQUIRE(looping);
+    CHECK(looping->running);
+    CHECK(looping->restarting);
+    CHECK(looping->state() == "restarting");
+    CHECK(looping->restart_count == 12);
+    CHECK(looping->started_at == "2026-01-01T00:00:00Z");
+    CHECK(looping->health == "unhealthy");
+    CHECK(looping->failing_streak == 4);
+    inspect = R"({"Image":")" + digest('c')
+              + R"(","State":{"Running":true,"Status":"paused","Paused":true,)"
+                R"("Health":{"Status":"none"}}})";
+    auto paused = engine->inspect(*session, id, call);
+    REQUIRE(paused);
+    CHECK(paused->state() == "paused");
+    CHECK(paused->health.empty()); // "none": no health check
+    CHECK_FALSE(paused->restart_count);
+    for (const auto& body :
+         {R"({"Image":")" + digest('c') + R"(","State":{"Running":true}})",
+          R"({"Image":")" + digest('c')
+            + R"(","RestartCount":-1,"State":{"Running":true,"Status":"running"}})",
+          R"({"Image":")" + digest('c')
+            + R"(","RestartCount":"1","State":{"Running":true,"Status":"running"}})"}) {
+      INFO(body);
+      inspect = body;
+      const auto bad = engine->inspect(*session, id, call);
+      REQUIRE_FALSE(bad);
+      CHECK(bad.error().code == util::Errc::protocol);
+    }
+  }
   SECTION("a newer engine is spoken to at the highest version readygate knows")
   {
     version = R"({"ApiVersion":"1.52","MinAPIVersion":"1.44"})";
