@@ -359,6 +359,20 @@ TEST_CASE("util::X509Reader::verify_chains: an expired or not yet valid intermed
   CHECK(with_expired.problems.front().offered == std::optional<std::size_t>(1));
   CHECK(with_expired.problems.front().not_after < now());
 
+  // Every problem is listed, not only the first: the expired intermediate, and then that no
+  // anchor of this ca_file issued it.
+  const auto other = Authority::root("Another Root");
+  testutil::write_file(dir.path() / "other.pem", other.pem());
+  const auto two = verified(
+    chain_of({expired.leaf(key.get(), "www.example.com", "DNS:www.example.com"), expired.pem()}),
+    dir.path() / "other.pem");
+  INFO(problems_text(two));
+  REQUIRE(two.problems.size() == 2);
+  CHECK(two.problems[0].kind == util::ChainProblemKind::missing_issuer);
+  CHECK(two.problems[0].issuer == "O=Readygate Test,CN=Readygate Test Root");
+  CHECK(two.problems[1].kind == util::ChainProblemKind::expired);
+  CHECK(two.problems[1].subject == "O=Readygate Test,CN=Expired Intermediate");
+
   const auto future = root.intermediate("Future Intermediate", 24h, 24h * 60);
   const auto with_future = verified(
     chain_of({future.leaf(key.get(), "www.example.com", "DNS:www.example.com"), future.pem()}),
