@@ -177,6 +177,7 @@ struct HostData
   std::optional<bool> ssl_engine;
   std::vector<std::pair<std::string, Place>> certificates;
   std::vector<std::pair<std::string, Place>> keys;
+  std::optional<std::string> chain; // SSLCertificateChainFile
   std::optional<std::string> server_name;
   bool seen = false;
 };
@@ -431,6 +432,8 @@ private:
       if (path) {
         (name == "sslcertificatefile" ? host.certificates : host.keys).emplace_back(*path, where);
       }
+    } else if (name == "sslcertificatechainfile" && !args.empty()) {
+      host.chain = path_of(line, file, args[0]);
     } else if (name == "servername" && !args.empty()) {
       host.server_name = args[0];
     } else if (name == "listen" && !args.empty() && &host == &m_main) {
@@ -532,6 +535,7 @@ private:
       if (i < source.keys.size()) {
         use.key = source.keys[i].first;
       }
+      use.chain = host.chain.value_or(m_main.chain.value_or(""));
       uses.push_back(std::move(use));
     }
     return uses;

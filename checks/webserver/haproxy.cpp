@@ -163,6 +163,8 @@ private:
           m_config.worker_user = words[1];
         } else if (keyword == "crt-base" && words.size() >= 2) {
           m_crt_base = absolute_path(words[1], directory_of(file));
+        } else if (keyword == "issuers-chain-path" && words.size() >= 2) {
+          m_issuers_chain = absolute_path(words[1], directory_of(file));
         }
         continue;
       }
@@ -213,6 +215,7 @@ private:
           CertificateUse use;
           use.certificate = absolute_path(path, base);
           use.haproxy_lookup = true;
+          use.chain = m_issuers_chain;
           use.where = where;
           m_frontend->certificates.push_back(std::move(use));
         } else {
@@ -273,6 +276,7 @@ private:
       use.certificate =
         absolute_path(words[0], m_crt_base.empty() ? directory_of(list) : m_crt_base);
       use.haproxy_lookup = true;
+      use.chain = m_issuers_chain;
       use.where = Place{list, number};
       std::size_t i = 1;
       if (i < words.size() && words[i].starts_with("[")) {
@@ -373,6 +377,7 @@ private:
   std::string m_section;
   std::optional<VirtualServer> m_frontend;
   std::string m_crt_base;
+  std::string m_issuers_chain; // issuers-chain-path: where HAProxy finds missing intermediates
 };
 
 } // namespace

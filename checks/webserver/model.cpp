@@ -103,25 +103,6 @@ serves_name(const VirtualServer& server, std::string_view name)
   return false;
 }
 
-bool
-certificate_name_covers(std::string_view pattern, std::string_view name)
-{
-  const auto wanted = util::to_lower(pattern);
-  const auto host = util::to_lower(name);
-  if (wanted == host) {
-    return true;
-  }
-  if (!wanted.starts_with("*.") || wanted.size() < 3) {
-    return false;
-  }
-  const std::string_view rest = std::string_view(wanted).substr(1); // ".example.com"
-  if (host.size() <= rest.size() || !std::string_view(host).ends_with(rest)) {
-    return false;
-  }
-  const auto label = std::string_view(host).substr(0, host.size() - rest.size());
-  return label.find('.') == std::string_view::npos;
-}
-
 std::string
 absolute_path(std::string_view path, std::string_view base)
 {

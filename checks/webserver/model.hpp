@@ -41,6 +41,9 @@ struct CertificateUse
 {
   std::string certificate; // absolute path
   std::string key;         // absolute path; "" when the key is in the certificate file
+  // Intermediates sent after the certificate, besides those of its own file: a file (Apache's
+  // SSLCertificateChainFile) or a directory of them (HAProxy's issuers-chain-path); "" for none.
+  std::string chain;
   // HAProxy: when the certificate file holds no key, the key is "<certificate>.key"; and a
   // `crt` may name a directory, whose every certificate is loaded.
   bool haproxy_lookup = false;
@@ -109,10 +112,6 @@ struct ServerConfig
 // Return true when `name` (a host name, any case) is one of `server`'s names, matched the way
 // the server matches the Host header. nginx's "" and "_" match nothing.
 bool serves_name(const VirtualServer& server, std::string_view name);
-
-// Return true when the certificate name `pattern` (a DNS name, or "*.example.com") covers the
-// host name `name`: equal ignoring case, or a wildcard for exactly one leftmost label.
-bool certificate_name_covers(std::string_view pattern, std::string_view name);
 
 // Return `path` made absolute against `base` ("" left as is), lexically normalised.
 std::string absolute_path(std::string_view path, std::string_view base);

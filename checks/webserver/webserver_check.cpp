@@ -19,6 +19,7 @@
 #include <ctime>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace checks {
 
@@ -35,6 +36,7 @@ constexpr std::array k_webserver_keys = {
   KeySpec{"config",               KeyType::path,     false, "the server's own", false, "the main configuration file (nginx -c, apachectl -f, haproxy -f: a file or a directory)"},
   KeySpec{"prefix",               KeyType::path,     false, "",            false, "nginx's -p prefix; Apache's ServerRoot (-d, or APACHE_CONFDIR for apache2ctl)"},
   KeySpec{"cert_min_days",        KeyType::integer,  false, "14",          false, "days every certificate must stay valid"},
+  KeySpec{"ca_file",              KeyType::path,     false, "system store", false, "PEM bundle of the trust anchors every certificate's chain must reach"},
   KeySpec{"require_server_names", KeyType::strings,  false, "",            false, "host names some virtual server must serve"},
   KeySpec{"forbid_default_site",  KeyType::boolean,  false, "false",       false, "fail when the distribution's default site is enabled (nginx, apache)"},
   KeySpec{"check_upstreams",      KeyType::boolean,  false, "true",        false, "connect to every upstream on this host"},
@@ -207,26 +209,6 @@ certificate_names_of(const VirtualServer& server)
   return names;
 }
 
-bool
-covers(const util::CertificateInfo& certificate, const std::string& name)
-{
-  unsigned char bytes[16];
-  if (inet_pton(AF_INET, name.c_str(), bytes) == 1
-      || inet_pton(AF_INET6, name.c_str(), bytes) == 1) {
-    return std::any_of(certificate.ip_addresses.begin(),
-                       certificate.ip_addresses.end(),
-                       [&](const std::string& address) { return address == name; });
-  }
-  if (certificate.dns_names.empty()) {
-    // No DNS names: TLS clients (OpenSSL, curl) fall back to the subject's CN.
-    return certificate_name_covers(certificate.common_name, name);
-  }
-  return std::any_of(
-    certificate.dns_names.begin(), certificate.dns_names.end(), [&](const std::string& pattern) {
-      return certificate_name_covers(pattern, name);
-    });
-}
-
 std::string
 names_of(const util::CertificateInfo& certificate)
 {
@@ -299,6 +281,7 @@ public:
     RG_TRY_ASSIGN(observation.paths,
                   m_host->inspect(paths, config.worker_user, m_ctx.deadline, m_ctx.stop));
     RG_TRY_ASSIGN(observation.certificates, certificates_of(config));
+    verify_chains(observation.certificates, observation.now);
     if (m_spec.check_upstreams) {
       connect_upstreams(config, observation);
     }
@@ -322,7 +305,7 @@ private:
   {
     // Each certificate (and key) once, with every name it must cover.
     std::vector<WebserverObservation::Certificate> certificates;
-    std::map<std::pair<std::string, std::string>, std::size_t> index;
+    std::map<std::tuple<std::string, std::string, std::string>, std::size_t> index;
     for (std::size_t s = 0; s < config.servers.size(); ++s) {
       const auto& server = config.servers[s];
       // HAProxy picks a certificate by SNI among those of a bind: each need not cover every
@@ -332,7 +315,7 @@ private:
       for (const auto& use : server.certificates) {
         RG_TRY_ASSIGN(const auto expanded, expand(use));
         for (const auto& one : expanded) {
-          const auto key = std::make_pair(one.certificate, one.key);
+          const auto key = std::make_tuple(one.certificate, one.key, one.chain);
           auto [found, added] = index.emplace(key, certificates.size());
           if (added) {
             WebserverObservation::Certificate certificate;
@@ -356,6 +339,55 @@ private:
       RG_TRY(read_certificate(certificate));
     }
     return certificates;
+  }
+
+  // Verify, in one pass over the trust anchors, the chain of every certificate whose files were
+  // all read: the file's certificates, then the chain's.
+  void
+  verify_chains(std::vector<WebserverObservation::Certificate>& certificates,
+                std::chrono::system_clock::time_point now)
+  {
+    std::vector<std::vector<util::CertificateInfo>> chains;
+    std::vector<std::size_t> verified;
+    for (std::size_t i = 0; i < certificates.size(); ++i) {
+      const auto& certificate = certificates[i];
+      if (!certificate.contents || !*certificate.contents
+          || (*certificate.contents)->certificates.empty()) {
+        continue;
+      }
+      auto chain = (*certificate.contents)->certificates;
+      bool all_read = true;
+      for (const auto& [path, contents] : certificate.chain_files) {
+        if (!contents) {
+          all_read = false;
+          break;
+        }
+        chain.insert(chain.end(), contents->certificates.begin(), contents->certificates.end());
+      }
+      if (!all_read
+          || (certificate.chain_state && certificate.chain_state->kind != PathState::Kind::file
+              && certificate.chain_state->kind != PathState::Kind::directory)) {
+        continue; // a finding of its own
+      }
+      chains.push_back(std::move(chain));
+      verified.push_back(i);
+    }
+    if (chains.empty()) {
+      return;
+    }
+    const auto reader = m_ctx.probes.get<util::X509Reader>();
+    auto results = reader->verify_chains(chains, m_spec.ca_file, now, m_ctx.deadline, m_ctx.stop);
+    for (std::size_t j = 0; j < verified.size(); ++j) {
+      auto& certificate = certificates[verified[j]];
+      if (!results) {
+        certificate.verification = results.error();
+      } else if (j < results->size()) {
+        certificate.verification = (*results)[j];
+      } else {
+        certificate.verification =
+          util::make_error(util::Errc::internal, "the chain's verification is missing");
+      }
+    }
   }
 
   // A HAProxy `crt` naming a directory stands for every certificate file in it.
@@ -401,6 +433,19 @@ private:
       RG_TRY_ASSIGN(certificate.key_state, state_of(certificate.key_path));
       if (certificate.key_state->kind == PathState::Kind::file) {
         certificate.key = reader->read(certificate.key_path, m_ctx.deadline, m_ctx.stop);
+      }
+    }
+    const auto& chain = certificate.use.chain;
+    if (!chain.empty()) {
+      RG_TRY_ASSIGN(certificate.chain_state, state_of(chain));
+      std::vector<std::string> files;
+      if (certificate.chain_state->kind == PathState::Kind::file) {
+        files.push_back(chain);
+      } else if (certificate.chain_state->kind == PathState::Kind::directory) {
+        RG_TRY_ASSIGN(files, m_host->list_directory(chain, "", m_ctx.deadline, m_ctx.stop));
+      }
+      for (const auto& file : files) {
+        certificate.chain_files.emplace_back(file, reader->read(file, m_ctx.deadline, m_ctx.stop));
       }
     }
     return {};
@@ -556,6 +601,114 @@ judged_read(const std::string& role,
   return &**contents;
 }
 
+// Judge the reads of the chain `certificate.use.chain` names, and add the certificates read to
+// `sent`.
+void
+judge_chain_files(const WebserverObservation::Certificate& certificate,
+                  const std::string& subject,
+                  std::vector<std::pair<const util::CertificateInfo*, std::string>>& sent,
+                  hook::Judgement& judgement)
+{
+  if (!certificate.chain_state) {
+    return;
+  }
+  const auto& chain = certificate.use.chain;
+  if (certificate.chain_state->kind != PathState::Kind::directory) {
+    const std::optional<util::Result<util::PemContents>> none;
+    judged_read("chain",
+                chain,
+                *certificate.chain_state,
+                certificate.chain_files.empty()
+                  ? none
+                  : std::optional(certificate.chain_files.front().second),
+                subject,
+                judgement);
+  }
+  const PathState file{PathState::Kind::file, "", ""};
+  for (const auto& [path, contents] : certificate.chain_files) {
+    const std::optional<util::Result<util::PemContents>> read(contents);
+    const auto* pem = certificate.chain_state->kind == PathState::Kind::directory
+                        ? judged_read("chain", path, file, read, subject, judgement)
+                        : (contents ? &*contents : nullptr);
+    if (pem == nullptr) {
+      continue;
+    }
+    for (std::size_t i = 0; i < pem->certificates.size(); ++i) {
+      const auto& one = pem->certificates[i];
+      sent.emplace_back(&one,
+                        fmt::format("chain certificate {} (#{} in the file, {})",
+                                    util::printable(path),
+                                    i + 1,
+                                    util::printable(one.subject)));
+    }
+  }
+}
+
+// Judge the verification of `certificate`'s chain up to a trust anchor. The dates of the
+// certificates the server sends were judged already (with cert_min_days): here only those of the
+// trust anchors count.
+void
+judge_chain(const WebserverSpec& spec,
+            const WebserverObservation::Certificate& certificate,
+            const std::string& shown,
+            const std::string& subject,
+            hook::Judgement& judgement)
+{
+  if (!certificate.verification) {
+    return;
+  }
+  const auto anchors = spec.ca_file
+                         ? fmt::format("ca_file {}", util::printable(spec.ca_file->string()))
+                         : std::string("the system store");
+  const auto expected =
+    fmt::format("certificate {}: a chain to a trust anchor of {}", shown, anchors);
+  const auto& verification = *certificate.verification;
+  if (!verification) {
+    const auto found = util::printable(verification.error().message);
+    undetermined(
+      judgement,
+      {subject, expected, found},
+      fmt::format(
+        "certificate {}: its chain could not be verified: {} ({})", shown, found, subject));
+    return;
+  }
+  for (const auto& problem : verification->problems) {
+    const auto who = util::printable(problem.subject);
+    const auto from = problem.offered ? std::string() : std::string(", a trust anchor");
+    std::string found;
+    switch (problem.kind) {
+    case util::ChainProblemKind::missing_issuer:
+      found = fmt::format("no certificate of its issuer {} (the issuer of {}) in the files or "
+                          "among the trust anchors",
+                          util::printable(problem.issuer),
+                          who);
+      break;
+    case util::ChainProblemKind::untrusted_root:
+      found = fmt::format("it ends at {}, self-signed and not a trust anchor", who);
+      break;
+    case util::ChainProblemKind::expired:
+      if (problem.offered) {
+        continue; // its dates are a finding already
+      }
+      found = fmt::format("{}{} expired on {}", who, from, date_of(problem.not_after));
+      break;
+    case util::ChainProblemKind::not_yet_valid:
+      if (problem.offered) {
+        continue;
+      }
+      found = fmt::format("{}{} is not valid before {}", who, from, date_of(problem.not_before));
+      break;
+    case util::ChainProblemKind::other:
+      found = fmt::format("{}{}: {}", who, from, util::printable(problem.reason));
+      break;
+    }
+    judgement.add_unmet(
+      {subject, expected, found},
+      fmt::format(
+        "certificate {}: its chain does not reach a trust anchor: {} ({})", shown, found, subject));
+  }
+}
+
 void
 judge_certificates(const WebserverSpec& spec,
                    const WebserverObservation& observation,
@@ -578,13 +731,20 @@ judge_certificates(const WebserverSpec& spec,
         fmt::format("certificate {} holds no certificate ({})", shown, subject));
       continue;
     }
+    // Every certificate sent: the file's (the server's own first), then the chain's.
+    std::vector<std::pair<const util::CertificateInfo*, std::string>> sent;
     for (std::size_t i = 0; i < contents->certificates.size(); ++i) {
       const auto& one = contents->certificates[i];
-      const auto which =
-        i == 0
-          ? fmt::format("certificate {}", shown)
-          : fmt::format(
-            "certificate {} (#{} in the file, {})", shown, i + 1, util::printable(one.subject));
+      sent.emplace_back(&one,
+                        i == 0 ? fmt::format("certificate {}", shown)
+                               : fmt::format("certificate {} (#{} in the file, {})",
+                                             shown,
+                                             i + 1,
+                                             util::printable(one.subject)));
+    }
+    judge_chain_files(certificate, subject, sent, judgement);
+    for (const auto& [sent_one, which] : sent) {
+      const auto& one = *sent_one;
       const auto expected = fmt::format("{}: valid for {} days or more", which, spec.cert_min_days);
       const auto days_left =
         std::chrono::duration_cast<std::chrono::hours>(one.not_after - observation.now).count()
@@ -605,9 +765,10 @@ judge_certificates(const WebserverSpec& spec,
                             fmt::format("{} is {} ({})", which, found, subject));
       }
     }
+    judge_chain(spec, certificate, shown, subject, judgement);
     const auto& leaf = contents->certificates.front();
     for (const auto& name : certificate.names) {
-      if (!covers(leaf, name)) {
+      if (!util::certificate_covers(leaf, name)) {
         const auto found = fmt::format("it names {}", names_of(leaf));
         judgement.add_unmet(
           {subject, fmt::format("certificate {}: covers {}", shown, util::printable(name)), found},
@@ -684,7 +845,7 @@ judge_frontend_names(const WebserverObservation& observation, hook::Judgement& j
     for (const auto& name : certificate_names_of(server)) {
       const bool covered =
         std::any_of(leaves.begin(), leaves.end(), [&](const util::CertificateInfo* leaf) {
-          return covers(*leaf, name);
+          return util::certificate_covers(*leaf, name);
         });
       if (!covered) {
         const auto found = files.empty() ? std::string("no certificate")
@@ -860,6 +1021,7 @@ parse_webserver(const config::CheckSpec& check_spec)
   }
   RG_TRY_ASSIGN(const auto days, reader.optional_integer("cert_min_days", 0, 3650));
   spec.cert_min_days = static_cast<int>(days.value_or(14));
+  RG_TRY_ASSIGN(spec.ca_file, reader.optional_path("ca_file"));
   RG_TRY_ASSIGN(spec.require_server_names, reader.string_or_array("require_server_names"));
   for (auto& name : spec.require_server_names) {
     if (!is_host_name(name)) {

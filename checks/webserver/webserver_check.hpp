@@ -7,9 +7,13 @@
 //    -c -f CONFIG`. Its diagnostics go into the findings, escaped, each at the file:line it names.
 // 2. From the effective configuration (the dump; HAProxy's files): every root / alias /
 //    DocumentRoot / Alias exists and the worker user can read it; every certificate file exists,
-//    parses, is valid for `cert_min_days` more days, has its key, and covers the names it is
-//    used for; every upstream on this host accepts a connection; every `require_server_names`
-//    name is served; with `forbid_default_site`, the distribution's default site is not enabled.
+//    parses, is valid for `cert_min_days` more days, has its key, covers the names it is used
+//    for (OpenSSL's X509_check_host / X509_check_ip_asc), and its chain, with the file's other
+//    certificates (and Apache's SSLCertificateChainFile, HAProxy's issuers-chain-path) as
+//    untrusted intermediates, reaches a trust anchor of `ca_file` or the system store
+//    (X509_verify_cert at the host's time); every upstream on this host accepts a connection; every
+//    `require_server_names` name is served; with `forbid_default_site`, the distribution's default
+//    site is not enabled.
 // 3. Each [[check.probe]]: a request sent to the server's own listener (Host and SNI = `host`),
 //    judged by status, headers and body.
 //
@@ -18,12 +22,15 @@
 //   fail   the server's test rejects the configuration; a served path is missing, not a
 //          directory or not readable by the worker user; a certificate is missing, not PEM,
 //          expired, expiring within cert_min_days, not yet valid, without its key or for other
-//          names; an upstream on this host refuses connections; a required name is not served;
-//          the default site is enabled; a probe got another status, header or body, or no
-//          listener serves its host
+//          names; its chain does not reach a trust anchor (an intermediate missing, named by its
+//          subject; a self-signed root that is no anchor; an intermediate expired or not yet
+//          valid; a bad signature); an upstream on this host refuses connections; a required name
+//          is not served; the default site is enabled; a probe got another status, header or body,
+//          or no listener serves its host
 //   error  readygate could not look: the server's binary is missing or not executable, its test
 //          timed out, crashed or was denied a file as non-root; its output was cut at
 //          output_limit or could not be parsed; readygate may not read a path or a certificate;
+//          the trust anchors (ca_file, the system store) could not be read;
 //          an upstream or a probe did not answer in time
 //
 // Example:
@@ -35,6 +42,7 @@
 //   require_server_names = ["www.example.com"]
 //   forbid_default_site = true
 //   cert_min_days = 14
+//   ca_file = "/etc/ssl/internal-ca.pem"   # optional: trust anchors instead of the system store
 //   [[check.probe]]
 //   host = "www.example.com"               # Host header and SNI
 //   path = "/version"
@@ -104,6 +112,7 @@ struct WebserverSpec
   std::optional<std::filesystem::path> config;
   std::optional<std::filesystem::path> prefix;
   int cert_min_days = 14;
+  std::optional<std::filesystem::path> ca_file; // trust anchors; none: the system store
   std::vector<std::string> require_server_names;
   bool forbid_default_site = false;
   bool check_upstreams = true;
@@ -127,6 +136,11 @@ struct WebserverObservation
     std::string key_path;                                    // "" when the key is in the file
     std::optional<webserver::PathState> key_state;
     std::optional<util::Result<util::PemContents>> key;
+    // use.chain: its state, and each file read (the file itself, or those of the directory).
+    std::optional<webserver::PathState> chain_state;
+    std::vector<std::pair<std::string, util::Result<util::PemContents>>> chain_files;
+    // The chain from the certificate to a trust anchor; none when a file could not be read.
+    std::optional<util::Result<util::ChainVerification>> verification;
   };
   std::vector<Certificate> certificates;
 

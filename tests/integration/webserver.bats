@@ -23,18 +23,35 @@ teardown() {
   fi
 }
 
-# Make a CA and a certificate $CERTS/NAME.pem (key NAME.key) for `san` ("DNS:www.example.com"),
-# valid for `days` (negative: it expired that many days ago, as `openssl x509 -days -1` makes a
-# certificate whose notAfter is yesterday).
+# Make a CA $CERTS/NAME.pem (key NAME.key), CN=readygate-test-NAME, valid for `days` (negative:
+# it expired that many days ago), signed by the CA `parent` (self-signed without one).
+make_ca() {
+  local name=$1 days=${2:-30} parent=${3:-}
+  if [ -z "$parent" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days "$days" \
+      -subj "/CN=readygate-test-$name" -keyout "$CERTS/$name.key" -out "$CERTS/$name.pem" 2>/dev/null
+    return
+  fi
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=readygate-test-$name" \
+    -keyout "$CERTS/$name.key" -out "$CERTS/$name.csr" 2>/dev/null
+  openssl x509 -req -in "$CERTS/$name.csr" -CA "$CERTS/$parent.pem" -CAkey "$CERTS/$parent.key" \
+    -CAcreateserial -days "$days" \
+    -extfile <(printf 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n') \
+    -out "$CERTS/$name.pem" 2>/dev/null
+}
+
+# Make a certificate $CERTS/NAME.pem (key NAME.key) for `san` ("DNS:www.example.com"), valid for
+# `days` (negative: it expired that many days ago, as `openssl x509 -days -1` makes a certificate
+# whose notAfter is yesterday), signed by the CA `issuer` (default: the root CA "ca", made on
+# first use; webserver_config names it as the check's ca_file).
 make_cert() {
-  local name=$1 san=$2 days=${3:-30}
+  local name=$1 san=$2 days=${3:-30} issuer=${4:-ca}
   if [ ! -f "$CERTS/ca.pem" ]; then
-    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
-      -subj /CN=readygate-test-ca -keyout "$CERTS/ca.key" -out "$CERTS/ca.pem" 2>/dev/null
+    make_ca ca
   fi
   openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$name" \
     -keyout "$CERTS/$name.key" -out "$CERTS/$name.csr" 2>/dev/null
-  openssl x509 -req -in "$CERTS/$name.csr" -CA "$CERTS/ca.pem" -CAkey "$CERTS/ca.key" \
+  openssl x509 -req -in "$CERTS/$name.csr" -CA "$CERTS/$issuer.pem" -CAkey "$CERTS/$issuer.key" \
     -CAcreateserial -days "$days" -extfile <(printf 'subjectAltName=%s\n' "$san") \
     -out "$CERTS/$name.pem" 2>/dev/null
 }
@@ -49,10 +66,14 @@ start_app() {
 }
 
 # Write a config with one webserver check of `server` and the extra TOML from standard input;
-# prints its path.
+# prints its path. Once make_cert made the root CA, it is the check's ca_file (NO_CA_FILE=1: the
+# system store).
 webserver_config() {
   local server=$1 keys
   keys=$(cat)
+  if [ -f "$CERTS/ca.pem" ] && [ -z "${NO_CA_FILE:-}" ]; then
+    keys=$(printf 'ca_file = "%s"\n%s' "$CERTS/ca.pem" "$keys")
+  fi
   case $server in
   nginx) keys=$(printf 'prefix = "%s"\nconfig = "%s"\n%s' "$NGINX_PREFIX" "$NGINX_CONF" "$keys") ;;
   apache) keys=$(printf 'prefix = "%s"\n%s' "$APACHE_DIR" "$keys") ;;
@@ -227,6 +248,73 @@ EOF
   check_webserver nginx </dev/null
   [ "$status" -eq 1 ]
   [[ "$output" == *"nginx -t rejects the configuration"*"key values mismatch"* ]]
+}
+
+@test "webserver nginx: a leaf whose intermediate is missing from ssl_certificate fails naming the issuer; the full chain passes" {
+  nginx_prepare
+  start_app
+  make_ca ca
+  make_ca intermediate 30 ca
+  make_cert www DNS:www.example.com 30 intermediate
+  write_nginx_site # ssl_certificate: the leaf alone
+  # The system store: the leaf's issuer is nowhere.
+  NO_CA_FILE=1 check_webserver nginx </dev/null
+  [ "$status" -eq 1 ]
+  assert_finding fail "$NGINX_SITE:9" \
+    "certificate $CERTS/www.pem: a chain to a trust anchor of the system store" \
+    "no certificate of its issuer CN=readygate-test-intermediate (the issuer of CN=www) in the files or among the trust anchors"
+  # ca_file trusts the root, but a client still cannot get from the leaf to it.
+  check_webserver nginx </dev/null
+  [ "$status" -eq 1 ]
+  assert_finding fail "$NGINX_SITE:9" \
+    "certificate $CERTS/www.pem: a chain to a trust anchor of ca_file $CERTS/ca.pem" \
+    "no certificate of its issuer CN=readygate-test-intermediate (the issuer of CN=www) in the files or among the trust anchors"
+
+  # The leaf then the intermediate, as nginx wants them: passes, and a TLS client agrees.
+  cat "$CERTS/www.pem" "$CERTS/intermediate.pem" >"$CERTS/www-chain.pem"
+  CERT=www-chain KEY=www write_nginx_site
+  start_nginx
+  check_webserver nginx <<EOF
+[[check.probe]]
+host = "www.example.com"
+path = "/version"
+ca_file = "$CERTS/ca.pem"
+body_contains = '"version": "1.4.2"'
+EOF
+  [ "$status" -eq 0 ]
+  [[ "$output" == *"nginx: configuration accepted; 2 served paths, 1 certificate, 1 upstream, 1 probe as expected"* ]]
+  # The root is no anchor of the system store: there, the issuer missing is the root.
+  NO_CA_FILE=1 check_webserver nginx </dev/null
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"no certificate of its issuer CN=readygate-test-ca (the issuer of CN=readygate-test-intermediate)"* ]]
+}
+
+@test "webserver nginx: a wildcard certificate *.com does not cover example.com (OpenSSL's X509_check_host)" {
+  nginx_prepare
+  start_app
+  make_cert tld 'DNS:*.com'
+  CERT=tld write_nginx_site
+  sed -i 's/server_name www.example.com;/server_name example.com;/' "$NGINX_SITE"
+  check_webserver nginx </dev/null
+  [ "$status" -eq 1 ]
+  assert_finding fail "$NGINX_SITE:9" "certificate $CERTS/tld.pem: covers example.com" "it names *.com"
+}
+
+@test "webserver nginx: an IPv6 SAN covers the address however it is written (OpenSSL's X509_check_ip_asc)" {
+  nginx_prepare
+  start_app
+  # The SAN written out in full, the name as a Host header carries it.
+  make_cert v6 'IP:0:0:0:0:0:0:0:1'
+  CERT=v6 write_nginx_site
+  sed -i 's/server_name www.example.com;/server_name [::1];/' "$NGINX_SITE"
+  check_webserver nginx </dev/null
+  [ "$status" -eq 0 ]
+  make_cert v6other 'IP:0:0:0:0:0:0:0:2'
+  CERT=v6other write_nginx_site
+  sed -i 's/server_name www.example.com;/server_name [::1];/' "$NGINX_SITE"
+  check_webserver nginx </dev/null
+  [ "$status" -eq 1 ]
+  assert_finding fail "$NGINX_SITE:9" "certificate $CERTS/v6other.pem: covers [::1]" "it names ::2"
 }
 
 @test "webserver nginx: Debian's default site still enabled fails with forbid_default_site" {
@@ -419,6 +507,52 @@ EOF
     "it names other.example.com"
 }
 
+@test "webserver apache: a leaf without its intermediate fails naming the issuer; SSLCertificateChainFile completes it" {
+  apache_prepare
+  start_app
+  make_ca ca
+  make_ca intermediate 30 ca
+  make_cert www DNS:www.example.com 30 intermediate
+  write_apache_site # SSLCertificateFile: the leaf alone
+  NO_CA_FILE=1 check_webserver apache </dev/null
+  [ "$status" -eq 1 ]
+  assert_finding fail "$APACHE_SITE:7" \
+    "certificate $CERTS/www.pem: a chain to a trust anchor of the system store" \
+    "no certificate of its issuer CN=readygate-test-intermediate (the issuer of CN=www) in the files or among the trust anchors"
+  check_webserver apache </dev/null
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"certificate $CERTS/www.pem: its chain does not reach a trust anchor: no certificate of its issuer CN=readygate-test-intermediate"*"($APACHE_SITE:7)"* ]]
+
+  sed -i "s|^  ProxyPass /version|  SSLCertificateChainFile $CERTS/intermediate.pem\n&|" "$APACHE_SITE"
+  start_apache
+  check_webserver apache <<EOF
+[[check.probe]]
+host = "www.example.com"
+path = "/version"
+ca_file = "$CERTS/ca.pem"
+body_contains = '"version": "1.4.2"'
+EOF
+  [ "$status" -eq 0 ]
+}
+
+@test "webserver apache: an expired intermediate in SSLCertificateChainFile fails" {
+  apache_prepare
+  start_app
+  make_ca ca
+  make_ca old-intermediate -1 ca
+  make_cert www DNS:www.example.com 30 old-intermediate
+  write_apache_site
+  sed -i "s|^  ProxyPass /version|  SSLCertificateChainFile $CERTS/old-intermediate.pem\n&|" "$APACHE_SITE"
+  NO_CA_FILE=1 check_webserver apache </dev/null
+  [ "$status" -eq 1 ]
+  [[ "$output" == *"chain certificate $CERTS/old-intermediate.pem (#1 in the file, CN=readygate-test-old-intermediate) expired on "*"($APACHE_SITE:7)"* ]]
+  # With the root trusted, that is the one finding.
+  check_webserver apache </dev/null
+  [ "$status" -eq 1 ]
+  [ "$(python3 -c 'import json, sys; print(len(json.loads(sys.argv[1])["checks"][0]["findings"]))' "$json")" -eq 1 ]
+  [[ "$json" == *'"expected":"chain certificate '"$CERTS"'/old-intermediate.pem (#1 in the file, CN=readygate-test-old-intermediate): valid for 14 days or more","found":"expired on '* ]]
+}
+
 @test "webserver apache: a private key named as the certificate fails, and no byte of it is printed" {
   apache_prepare
   make_cert www DNS:www.example.com
@@ -587,6 +721,32 @@ EOF
   check_webserver haproxy </dev/null
   [ "$status" -eq 1 ]
   [[ "$output" == *"haproxy -c rejects the configuration"*"$HAPROXY_CONF:11"* ]]
+}
+
+@test "webserver haproxy: a crt PEM without its intermediate fails naming the issuer; with it the chain verifies" {
+  start_app
+  haproxy_prepare "127.0.0.1:$APP_PORT"
+  make_ca ca
+  make_ca intermediate 30 ca
+  make_cert www DNS:www.example.com 30 intermediate
+  write_haproxy_config # the leaf and its key
+  NO_CA_FILE=1 check_webserver haproxy </dev/null
+  [ "$status" -eq 1 ]
+  assert_finding fail "$HAPROXY_CONF:11" \
+    "certificate $CERTS/www-combined.pem: a chain to a trust anchor of the system store" \
+    "no certificate of its issuer CN=readygate-test-intermediate (the issuer of CN=www) in the files or among the trust anchors"
+
+  cat "$CERTS/www.pem" "$CERTS/intermediate.pem" >"$CERTS/www-chain.pem"
+  CERT=www-chain KEY=www write_haproxy_config
+  start_haproxy
+  check_webserver haproxy <<EOF
+[[check.probe]]
+host = "www.example.com"
+path = "/version"
+ca_file = "$CERTS/ca.pem"
+body_contains = '"version": "1.4.2"'
+EOF
+  [ "$status" -eq 0 ]
 }
 
 @test "webserver haproxy: a name the frontend routes on that no certificate covers fails" {

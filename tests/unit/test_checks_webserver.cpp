@@ -1,6 +1,7 @@
 // The webserver kind: its keys and [[check.probe]] tables, judging the server's test, choosing a
 // probe's listener, judging every observation, and a whole run against fakes of every probe.
 #include "testutil.hpp"
+#include "x509_fixtures.hpp"
 
 #include <checks/webserver/servers.hpp>
 #include <checks/webserver/webserver_check.hpp>
@@ -8,6 +9,9 @@
 #include <hook/util/tcp.hpp>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <arpa/inet.h>
 
 #include <fstream>
 #include <map>
@@ -143,6 +147,11 @@ class FakeX509 final : public util::X509Reader
 {
 public:
   std::map<std::string, util::Result<util::PemContents>> contents;
+  // What a chain whose first certificate has this subject verifies to; others verify.
+  std::map<std::string, util::ChainVerification> verifications;
+  std::optional<util::Error> anchors_error;           // the trust anchors could not be read
+  std::vector<std::vector<std::string>> chains_asked; // the subjects of each chain
+  std::optional<std::filesystem::path> ca_file_asked;
   util::Result<util::PemContents>
   read(const std::filesystem::path& path, util::Clock::time_point, std::stop_token) override
   {
@@ -152,6 +161,30 @@ public:
                               path.string() + ": cannot open: No such file or directory");
     }
     return found->second;
+  }
+  util::Result<std::vector<util::ChainVerification>>
+  verify_chains(const std::vector<std::vector<util::CertificateInfo>>& chains,
+                const std::optional<std::filesystem::path>& ca_file,
+                std::chrono::system_clock::time_point,
+                util::Clock::time_point,
+                std::stop_token) override
+  {
+    ca_file_asked = ca_file;
+    std::vector<util::ChainVerification> verified;
+    for (const auto& chain : chains) {
+      std::vector<std::string> subjects;
+      for (const auto& certificate : chain) {
+        subjects.push_back(certificate.subject);
+      }
+      chains_asked.push_back(subjects);
+      const auto found = verifications.find(chain.front().subject);
+      verified.push_back(found != verifications.end() ? found->second
+                                                      : util::ChainVerification{subjects, {}});
+    }
+    if (anchors_error) {
+      return *anchors_error;
+    }
+    return verified;
   }
 };
 
@@ -223,10 +256,28 @@ exited(int code, std::string out, std::string err = "")
 
 const auto k_now = std::chrono::system_clock::from_time_t(1'800'000'000);
 
+// A made-up certificate for `names` (CN the first, subjectAltName all: addresses as IP, the
+// others as DNS), valid from a day before k_now for `valid_for` after it, whose key is `key`; its
+// `der` is a real certificate with those names, which names are matched on.
 util::CertificateInfo
 certificate(std::vector<std::string> names, std::chrono::hours valid_for, std::string key = "k1")
 {
+  static const auto signing_key = x509_fixtures::make_key();
+  std::vector<std::string> san;
+  for (const auto& name : names) {
+    unsigned char bytes[16];
+    const bool address =
+      inet_pton(AF_INET, name.c_str(), bytes) == 1 || inet_pton(AF_INET6, name.c_str(), bytes) == 1;
+    san.push_back((address ? "IP:" : "DNS:") + name);
+  }
   util::CertificateInfo info;
+  info.der =
+    x509_fixtures::der_of(x509_fixtures::make_certificate(signing_key.get(),
+                                                          names.empty() ? "x" : names.front(),
+                                                          fmt::format("{}", fmt::join(san, ",")),
+                                                          -24h,
+                                                          24h)
+                            .get());
   info.subject = fmt::format("CN={}", names.empty() ? "x" : names.front());
   info.common_name = names.empty() ? "x" : names.front();
   info.dns_names = std::move(names);
@@ -784,6 +835,145 @@ TEST_CASE("webserver: a certificate readygate may not read is an error, an encry
                "not checked: key /ssl/site.pem is encrypted: not matched with its certificate"));
 }
 
+namespace {
+
+// One certificate file of an nginx site, read, with its key in it.
+WebserverObservation::Certificate
+read_certificate(std::string path, std::vector<std::string> names, util::PemContents contents)
+{
+  WebserverObservation::Certificate certificate;
+  certificate.use.certificate = std::move(path);
+  certificate.use.where = at("/etc/nginx/site", 3);
+  certificate.names = std::move(names);
+  certificate.state = {PathState::Kind::file, "", ""};
+  contents.has_private_key = true;
+  contents.private_key_public_sha256 = contents.certificates.front().public_key_sha256;
+  certificate.contents = std::move(contents);
+  return certificate;
+}
+
+util::ChainProblem
+chain_problem(util::ChainProblemKind kind,
+              std::size_t depth,
+              std::string subject,
+              std::string issuer,
+              std::optional<std::size_t> offered)
+{
+  util::ChainProblem problem;
+  problem.kind = kind;
+  problem.depth = depth;
+  problem.subject = std::move(subject);
+  problem.issuer = std::move(issuer);
+  problem.offered = offered;
+  problem.not_before = k_now - 24h * 400;
+  problem.not_after = k_now - 24h * 2;
+  problem.reason = "certificate signature failure";
+  return problem;
+}
+
+} // namespace
+
+TEST_CASE("webserver: a chain that does not reach a trust anchor fails, naming the missing issuer",
+          "[webserver]")
+{
+  const auto spec = parsed("server = \"nginx\"\nca_file = \"/etc/ssl/internal-ca.pem\"");
+  WebserverObservation observation;
+  observation.now = k_now;
+  auto site = read_certificate(
+    "/ssl/www.pem", {"www.example.com"}, pem({certificate({"www.example.com"}, 24h * 90)}));
+
+  // Verified: passes.
+  site.verification = util::ChainVerification{{"CN=www.example.com", "CN=Root"}, {}};
+  observation.certificates = {site};
+  CHECK(checks::evaluate_webserver(spec, observation).status == Status::pass);
+
+  // The intermediate is not in the file: the issuer the leaf names is what is missing.
+  site.verification =
+    util::ChainVerification{{"CN=www.example.com"},
+                            {chain_problem(util::ChainProblemKind::missing_issuer,
+                                           0,
+                                           "CN=www.example.com",
+                                           "CN=Readygate Intermediate,O=Readygate",
+                                           0)}};
+  observation.certificates = {site};
+  const auto missing = checks::evaluate_webserver(spec, observation);
+  CHECK(missing.status == Status::fail);
+  CHECK(findings_text(missing)
+        == "/etc/nginx/site:3 | certificate /ssl/www.pem: a chain to a trust anchor of ca_file "
+           "/etc/ssl/internal-ca.pem | no certificate of its issuer CN=Readygate "
+           "Intermediate,O=Readygate (the issuer of CN=www.example.com) in the files or among the "
+           "trust anchors\n");
+  CHECK(missing.message
+        == "nginx: certificate /ssl/www.pem: its chain does not reach a trust anchor: no "
+           "certificate of its issuer CN=Readygate Intermediate,O=Readygate (the issuer of "
+           "CN=www.example.com) in the files or among the trust anchors (/etc/nginx/site:3)");
+
+  // A self-signed root that is no anchor, a bad signature, an expired anchor: each named. An
+  // expired certificate the server sends is judged by its dates (once), not here again.
+  site.verification = util::ChainVerification{
+    {"CN=www.example.com", "CN=Intermediate", "CN=Own Root"},
+    {chain_problem(util::ChainProblemKind::expired, 1, "CN=Intermediate", "CN=Own Root", 1),
+     chain_problem(util::ChainProblemKind::untrusted_root, 2, "CN=Own Root", "CN=Own Root", 2),
+     chain_problem(util::ChainProblemKind::other, 1, "CN=Intermediate", "CN=Own Root", 1),
+     chain_problem(util::ChainProblemKind::expired, 2, "CN=Old Anchor", "CN=Old Anchor", {}),
+     chain_problem(
+       util::ChainProblemKind::not_yet_valid, 2, "CN=New Anchor", "CN=New Anchor", {})}};
+  observation.certificates = {site};
+  const auto several = checks::evaluate_webserver(parsed("server = \"nginx\""), observation);
+  CHECK(several.status == Status::fail);
+  CHECK(findings_text(several)
+        == "/etc/nginx/site:3 | certificate /ssl/www.pem: a chain to a trust anchor of the system "
+           "store | it ends at CN=Own Root, self-signed and not a trust anchor\n"
+           "/etc/nginx/site:3 | certificate /ssl/www.pem: a chain to a trust anchor of the system "
+           "store | CN=Intermediate: certificate signature failure\n"
+           "/etc/nginx/site:3 | certificate /ssl/www.pem: a chain to a trust anchor of the system "
+           "store | CN=Old Anchor, a trust anchor expired on 2027-01-13 08:00 UTC\n"
+           "/etc/nginx/site:3 | certificate /ssl/www.pem: a chain to a trust anchor of the system "
+           "store | CN=New Anchor, a trust anchor is not valid before 2025-12-11 08:00 UTC\n");
+
+  // The trust anchors could not be read: the chain could not be judged, an error.
+  site.verification = util::Result<util::ChainVerification>(util::make_error(
+    util::Errc::io, "/etc/ssl/internal-ca.pem: cannot open: No such file or directory"));
+  observation.certificates = {site};
+  const auto unread = checks::evaluate_webserver(spec, observation);
+  CHECK(unread.status == Status::error);
+  CHECK(unread.message
+        == "nginx: certificate /ssl/www.pem: its chain could not be verified: "
+           "/etc/ssl/internal-ca.pem: cannot open: No such file or directory (/etc/nginx/site:3)");
+}
+
+TEST_CASE("webserver: names are matched as OpenSSL matches them: no *.com, addresses as bytes",
+          "[webserver]")
+{
+  const auto spec = parsed("server = \"nginx\"");
+  WebserverObservation observation;
+  observation.now = k_now;
+  observation.certificates = {
+    read_certificate("/ssl/tld.pem", {"example.com"}, pem({certificate({"*.com"}, 24h * 90)})),
+    read_certificate("/ssl/v6.pem",
+                     {"0:0:0:0:0:0:0:1", "2001:DB8::A"},
+                     pem({certificate({"::1", "2001:db8::a"}, 24h * 90)})),
+  };
+  const auto result = checks::evaluate_webserver(spec, observation);
+  CHECK(result.status == Status::fail);
+  CHECK(findings_text(result)
+        == "/etc/nginx/site:3 | certificate /ssl/tld.pem: covers example.com | it names *.com\n");
+
+  observation.certificates = {
+    read_certificate("/ssl/v6.pem", {"::2"}, pem({certificate({"::1"}, 24h * 90)}))};
+  CHECK(checks::evaluate_webserver(spec, observation).status == Status::fail);
+}
+
+TEST_CASE("webserver: ca_file is a path, taken from the config's directory", "[webserver]")
+{
+  CHECK_FALSE(parsed("server = \"nginx\"").ca_file);
+  const auto spec = k_harness.parsed("server = \"nginx\"\nca_file = \"ca/root.pem\"");
+  CHECK(spec.ca_file == std::filesystem::path("/etc/readygate/ca/root.pem"));
+  const auto wrong = parse("server = \"nginx\"\nca_file = 3");
+  REQUIRE_FALSE(wrong);
+  CHECK_THAT(wrong.error().message, Catch::Contains("ca_file"));
+}
+
 TEST_CASE("webserver: upstreams: refused fails, no answer in time is an error", "[webserver]")
 {
   const auto spec = parsed("server = \"nginx\"");
@@ -1097,6 +1287,125 @@ User: name="www-data" id=33
   CHECK_THAT(unreadable.message,
              Catch::StartsWith(
                "apache: cannot read its configuration: /etc/apache2/apache2.conf: cannot open"));
+}
+
+TEST_CASE("webserver: chains through fakes: Apache's SSLCertificateChainFile and HAProxy's "
+          "issuers-chain-path are the intermediates, verified against ca_file",
+          "[webserver]")
+{
+  Fakes fakes;
+  fakes.runner->outcomes.emplace("apache2ctl", exited(0, R"(Included configuration files:
+  (*) /etc/apache2/apache2.conf
+VirtualHost configuration:
+*:443                  www.example.com (/etc/apache2/apache2.conf:3)
+ServerRoot: "/etc/apache2"
+User: name="www-data" id=33
+Loaded Modules:
+ ssl_module (shared)
+)"));
+  fakes.host->files["/etc/apache2/apache2.conf"] =
+    "Listen 443\nSSLCertificateChainFile /etc/ssl/main-chain.pem\n<VirtualHost *:443>\n"
+    "  ServerName www.example.com\n  SSLEngine on\n  SSLCertificateFile /etc/ssl/www.pem\n"
+    "  SSLCertificateKeyFile /etc/ssl/www.key\n  SSLCertificateChainFile ssl/chain.pem\n"
+    "</VirtualHost>\n";
+  fakes.host->files["/etc/ssl/www.pem"] = "";
+  fakes.host->files["/etc/ssl/www.key"] = "";
+  fakes.host->files["/etc/apache2/ssl/chain.pem"] = "";
+  auto leaf = current({"www.example.com"});
+  auto intermediate = current({"Readygate Intermediate"}, "ki");
+  fakes.x509->contents.emplace("/etc/ssl/www.pem", pem({leaf}));
+  fakes.x509->contents.emplace("/etc/ssl/www.key", pem({}, "k1"));
+  fakes.x509->contents.emplace("/etc/apache2/ssl/chain.pem", pem({intermediate}));
+  const auto spec = parsed("server = \"apache\"\nca_file = \"/etc/ssl/internal-ca.pem\"");
+  const auto result = checks::run_webserver(spec, fakes.context());
+  INFO(result.message << "\n" << findings_text(result));
+  CHECK(result.status == Status::pass);
+  CHECK(fakes.x509->ca_file_asked == std::filesystem::path("/etc/ssl/internal-ca.pem"));
+  CHECK(
+    fakes.x509->chains_asked
+    == std::vector<std::vector<std::string>>{{"CN=www.example.com", "CN=Readygate Intermediate"}});
+
+  // An intermediate of the chain file that expires soon fails like one of the file.
+  fakes.x509->contents.erase("/etc/apache2/ssl/chain.pem");
+  auto soon = intermediate;
+  soon.not_after = std::chrono::system_clock::now() + 24h * 3;
+  fakes.x509->contents.emplace("/etc/apache2/ssl/chain.pem", pem({soon}));
+  const auto expiring = checks::run_webserver(spec, fakes.context());
+  CHECK(expiring.status == Status::fail);
+  CHECK_THAT(findings_text(expiring),
+             Catch::StartsWith("/etc/apache2/apache2.conf:6 | chain certificate "
+                               "/etc/apache2/ssl/chain.pem (#1 in the file, CN=Readygate "
+                               "Intermediate): valid for 14 days or more | expires on "));
+
+  // The chain file missing fails at the certificate's line; its chain is not verified then.
+  fakes.host->files.erase("/etc/apache2/ssl/chain.pem");
+  fakes.x509->chains_asked.clear();
+  const auto missing = checks::run_webserver(spec, fakes.context());
+  CHECK(missing.status == Status::fail);
+  CHECK(findings_text(missing)
+        == "/etc/apache2/apache2.conf:6 | chain /etc/apache2/ssl/chain.pem: a readable PEM file | "
+           "missing (No such file or directory)\n");
+  CHECK(fakes.x509->chains_asked.empty());
+
+  // Without its own, a virtual host uses the main server's; a chain that does not verify fails.
+  fakes.host->files["/etc/apache2/apache2.conf"] =
+    "Listen 443\nSSLCertificateChainFile /etc/ssl/main-chain.pem\n<VirtualHost *:443>\n"
+    "  ServerName www.example.com\n  SSLEngine on\n  SSLCertificateFile /etc/ssl/www.pem\n"
+    "  SSLCertificateKeyFile /etc/ssl/www.key\n</VirtualHost>\n";
+  fakes.host->files["/etc/ssl/main-chain.pem"] = "";
+  fakes.x509->contents.emplace("/etc/ssl/main-chain.pem", pem({}));
+  util::ChainProblem problem;
+  problem.kind = util::ChainProblemKind::missing_issuer;
+  problem.subject = "CN=www.example.com";
+  problem.issuer = "CN=Readygate Intermediate";
+  problem.offered = 0;
+  fakes.x509->verifications["CN=www.example.com"] = {{"CN=www.example.com"}, {problem}};
+  const auto unverified = checks::run_webserver(spec, fakes.context());
+  CHECK(unverified.status == Status::fail);
+  CHECK(findings_text(unverified)
+        == "/etc/apache2/apache2.conf:6 | certificate /etc/ssl/www.pem: a chain to a trust anchor "
+           "of ca_file /etc/ssl/internal-ca.pem | no certificate of its issuer CN=Readygate "
+           "Intermediate (the issuer of CN=www.example.com) in the files or among the trust "
+           "anchors\n");
+  CHECK(fakes.x509->chains_asked.back() == std::vector<std::string>{"CN=www.example.com"});
+
+  // The trust anchors could not be read: an error.
+  fakes.x509->verifications.clear();
+  fakes.x509->anchors_error =
+    util::make_error(util::Errc::io, "/etc/ssl/internal-ca.pem: cannot open: No such file");
+  CHECK(checks::run_webserver(spec, fakes.context()).status == Status::error);
+
+  // HAProxy: every file of issuers-chain-path is offered as an intermediate.
+  Fakes haproxy;
+  haproxy.runner->outcomes.emplace("haproxy", exited(0, "Configuration file is valid\n"));
+  haproxy.host->files["/etc/haproxy/haproxy.cfg"] =
+    "global\n  issuers-chain-path /etc/haproxy/issuers\nfrontend web\n  bind :443 ssl crt "
+    "/etc/haproxy/www.pem\n";
+  haproxy.host->states["/etc/haproxy/issuers"] = {PathState::Kind::directory, "", ""};
+  haproxy.host->directories["/etc/haproxy/issuers"] = {"/etc/haproxy/issuers/a.pem",
+                                                       "/etc/haproxy/issuers/b.pem"};
+  haproxy.host->files["/etc/haproxy/www.pem"] = "";
+  haproxy.x509->contents.emplace("/etc/haproxy/www.pem", pem({leaf}, "k1"));
+  haproxy.x509->contents.emplace("/etc/haproxy/issuers/a.pem", pem({intermediate}));
+  haproxy.x509->contents.emplace("/etc/haproxy/issuers/b.pem", pem({current({"Other CA"}, "ko")}));
+  const auto proxied = checks::run_webserver(parsed("server = \"haproxy\""), haproxy.context());
+  INFO(proxied.message << "\n" << findings_text(proxied));
+  CHECK(proxied.status == Status::pass);
+  CHECK_FALSE(haproxy.x509->ca_file_asked);
+  CHECK(haproxy.x509->chains_asked
+        == std::vector<std::vector<std::string>>{
+          {"CN=www.example.com", "CN=Readygate Intermediate", "CN=Other CA"}});
+  haproxy.x509->contents.erase("/etc/haproxy/issuers/b.pem");
+  haproxy.x509->contents.emplace(
+    "/etc/haproxy/issuers/b.pem",
+    util::Result<util::PemContents>(util::make_error(
+      util::Errc::protocol,
+      "/etc/haproxy/issuers/b.pem: no PEM block (expected -----BEGIN CERTIFICATE-----)")));
+  const auto junk = checks::run_webserver(parsed("server = \"haproxy\""), haproxy.context());
+  CHECK(junk.status == Status::fail);
+  CHECK(findings_text(junk)
+        == "/etc/haproxy/haproxy.cfg:4 | chain /etc/haproxy/issuers/b.pem: a readable PEM file | "
+           "/etc/haproxy/issuers/b.pem: no PEM block (expected -----BEGIN CERTIFICATE-----)\n");
 }
 
 TEST_CASE("webserver: configuration files past 64 MiB in all are an error, not a partial reading",

@@ -365,17 +365,3 @@ TEST_CASE("webserver nginx: name matching follows nginx's server_name forms", "[
   CHECK_FALSE(serves_name(server, "_"));
   CHECK_FALSE(serves_name(server, "other.example.com"));
 }
-
-TEST_CASE("webserver: a certificate name covers a host as TLS clients match it", "[webserver]")
-{
-  using checks::webserver::certificate_name_covers;
-  CHECK(certificate_name_covers("www.example.com", "WWW.Example.com"));
-  CHECK(certificate_name_covers("*.example.com", "www.example.com"));
-  CHECK(certificate_name_covers("*.example.com", "*.example.com"));
-  CHECK_FALSE(certificate_name_covers("*.example.com", "a.b.example.com")); // one label only
-  CHECK_FALSE(certificate_name_covers("*.example.com", "example.com"));
-  CHECK_FALSE(certificate_name_covers("*.example.com", ".example.com"));
-  CHECK_FALSE(certificate_name_covers("www.example.com", "example.com"));
-  CHECK_FALSE(certificate_name_covers("*", "localhost"));
-  CHECK_FALSE(certificate_name_covers("", "example.com"));
-}

@@ -1,15 +1,16 @@
-// The X.509 probe: real PEM files made here with OpenSSL (names, dates, keys), parsed back.
+// The X.509 probe: real PEM files made here with OpenSSL (names, dates, keys, chains), parsed
+// back, matched with names and verified up to trust anchors.
 #include "testutil.hpp"
+#include "x509_fixtures.hpp"
 
 #include <hook/util/x509.hpp>
 
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-#include <openssl/x509.h>
-#include <openssl/x509v3.h>
+#include <fmt/format.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -17,49 +18,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct KeyFree
-{
-  void
-  operator()(EVP_PKEY* key) const
-  {
-    EVP_PKEY_free(key);
-  }
-};
-using Key = std::unique_ptr<EVP_PKEY, KeyFree>;
+using x509_fixtures::Authority;
+using x509_fixtures::make_key;
+using x509_fixtures::pem_of_key;
 
-Key
-make_key()
-{
-  Key key(EVP_EC_gen("P-256"));
-  REQUIRE(key);
-  return key;
-}
-
-std::string
-pem_of_key(EVP_PKEY* key, bool encrypted = false)
-{
-  BIO* out = BIO_new(BIO_s_mem());
-  REQUIRE(out != nullptr);
-  static const char passphrase[] = "correct horse";
-  const int written = encrypted
-                        ? PEM_write_bio_PKCS8PrivateKey(out,
-                                                        key,
-                                                        EVP_aes_128_cbc(),
-                                                        passphrase,
-                                                        static_cast<int>(sizeof passphrase - 1),
-                                                        nullptr,
-                                                        nullptr)
-                        : PEM_write_bio_PrivateKey(out, key, nullptr, nullptr, 0, nullptr, nullptr);
-  REQUIRE(written == 1);
-  char* data = nullptr;
-  const long length = BIO_get_mem_data(out, &data);
-  std::string text(data, static_cast<std::size_t>(length));
-  BIO_free(out);
-  return text;
-}
-
-// A self-signed certificate for `key` with CN `common_name`, the subjectAltName `san` (OpenSSL's
-// syntax: "DNS:a,IP:127.0.0.1"; none when empty), valid from now + `from` to now + `to`.
+// A self-signed certificate's PEM (x509_fixtures::make_certificate).
 std::string
 make_certificate(EVP_PKEY* key,
                  const std::string& common_name,
@@ -67,45 +30,8 @@ make_certificate(EVP_PKEY* key,
                  std::chrono::seconds from,
                  std::chrono::seconds to)
 {
-  X509* certificate = X509_new();
-  REQUIRE(certificate != nullptr);
-  X509_set_version(certificate, 2);
-  ASN1_INTEGER_set(X509_get_serialNumber(certificate), 1);
-  X509_gmtime_adj(X509_getm_notBefore(certificate), static_cast<long>(from.count()));
-  X509_gmtime_adj(X509_getm_notAfter(certificate), static_cast<long>(to.count()));
-  X509_set_pubkey(certificate, key);
-  X509_NAME* name = X509_get_subject_name(certificate);
-  if (!common_name.empty()) {
-    X509_NAME_add_entry_by_txt(name,
-                               "CN",
-                               MBSTRING_UTF8,
-                               reinterpret_cast<const unsigned char*>(common_name.c_str()),
-                               -1,
-                               -1,
-                               0);
-  }
-  X509_NAME_add_entry_by_txt(
-    name, "O", MBSTRING_UTF8, reinterpret_cast<const unsigned char*>("Readygate Test"), -1, -1, 0);
-  X509_set_issuer_name(certificate, name);
-  if (!san.empty()) {
-    X509V3_CTX context;
-    X509V3_set_ctx_nodb(&context);
-    X509V3_set_ctx(&context, certificate, certificate, nullptr, nullptr, 0);
-    X509_EXTENSION* extension =
-      X509V3_EXT_conf_nid(nullptr, &context, NID_subject_alt_name, san.c_str());
-    REQUIRE(extension != nullptr);
-    X509_add_ext(certificate, extension, -1);
-    X509_EXTENSION_free(extension);
-  }
-  REQUIRE(X509_sign(certificate, key, EVP_sha256()) > 0);
-  BIO* out = BIO_new(BIO_s_mem());
-  PEM_write_bio_X509(out, certificate);
-  char* data = nullptr;
-  const long length = BIO_get_mem_data(out, &data);
-  std::string text(data, static_cast<std::size_t>(length));
-  BIO_free(out);
-  X509_free(certificate);
-  return text;
+  return x509_fixtures::pem_of(
+    x509_fixtures::make_certificate(key, common_name, san, from, to).get());
 }
 
 std::chrono::system_clock::time_point
@@ -239,4 +165,273 @@ TEST_CASE("util::X509Reader: reads a file, a missing file or a directory is an i
   REQUIRE_FALSE(junk);
   CHECK(junk.error().code == util::Errc::protocol);
   CHECK_THAT(junk.error().message, Catch::StartsWith((dir.path() / "junk.pem").string() + ": "));
+}
+
+namespace {
+
+// The one certificate of `pem`, parsed.
+util::CertificateInfo
+parsed_certificate(const std::string& pem)
+{
+  const auto parsed = util::parse_pem(pem);
+  INFO(testutil::error_message(parsed));
+  REQUIRE(parsed);
+  REQUIRE_FALSE(parsed->certificates.empty());
+  return parsed->certificates.front();
+}
+
+util::CertificateInfo
+self_signed(const std::string& common_name, const std::string& san)
+{
+  const auto key = make_key();
+  return parsed_certificate(make_certificate(key.get(), common_name, san, -1h, 24h));
+}
+
+// Every certificate of the PEM texts, in order.
+std::vector<util::CertificateInfo>
+chain_of(const std::vector<std::string>& pems)
+{
+  std::vector<util::CertificateInfo> chain;
+  for (const auto& pem : pems) {
+    const auto parsed = util::parse_pem(pem);
+    REQUIRE(parsed);
+    chain.insert(chain.end(), parsed->certificates.begin(), parsed->certificates.end());
+  }
+  return chain;
+}
+
+// Verify `chain` with the real reader against `ca_file` (none: the system store) at `at`.
+util::ChainVerification
+verified(const std::vector<util::CertificateInfo>& chain,
+         const std::optional<std::filesystem::path>& ca_file,
+         std::chrono::system_clock::time_point at = now())
+{
+  const auto reader = util::X509Reader::make_real();
+  const auto result = reader->verify_chains({chain}, ca_file, at, util::Clock::now() + 10s, {});
+  INFO(testutil::error_message(result));
+  REQUIRE(result);
+  REQUIRE(result->size() == 1);
+  return result->front();
+}
+
+std::string
+problems_text(const util::ChainVerification& verification)
+{
+  std::string text;
+  for (const auto& problem : verification.problems) {
+    text += fmt::format("{} depth {} {} issuer {} offered {}: {}\n",
+                        static_cast<int>(problem.kind),
+                        problem.depth,
+                        problem.subject,
+                        problem.issuer,
+                        problem.offered ? static_cast<long>(*problem.offered) : -1L,
+                        problem.reason);
+  }
+  return text;
+}
+
+} // namespace
+
+TEST_CASE("util::certificate_covers: names as OpenSSL's X509_check_host matches them, never *.com",
+          "[x509][webserver]")
+{
+  const auto wildcard = self_signed("x", "DNS:*.example.com,DNS:www.Example.org");
+  CHECK(util::certificate_covers(wildcard, "www.example.com"));
+  CHECK(util::certificate_covers(wildcard, "WWW.EXAMPLE.COM"));
+  CHECK(util::certificate_covers(wildcard, "www.example.org"));
+  CHECK(util::certificate_covers(wildcard, "*.example.com"));         // a wildcard server name
+  CHECK_FALSE(util::certificate_covers(wildcard, "a.b.example.com")); // one label only
+  CHECK_FALSE(util::certificate_covers(wildcard, "example.com"));
+  CHECK_FALSE(util::certificate_covers(wildcard, ".example.com"));
+  CHECK_FALSE(util::certificate_covers(wildcard, "x")); // CN is not read beside DNS names
+  CHECK_FALSE(util::certificate_covers(wildcard, ""));
+
+  // A wildcard with a single label after it covers nothing: the hand-written matcher took
+  // "*.com" for "example.com".
+  const auto top_level = self_signed("x", "DNS:*.com");
+  CHECK_FALSE(util::certificate_covers(top_level, "example.com"));
+  CHECK_FALSE(util::certificate_covers(top_level, "com"));
+  // A partial wildcard is refused, as browsers refuse it.
+  const auto partial = self_signed("x", "DNS:w*.example.com");
+  CHECK_FALSE(util::certificate_covers(partial, "www.example.com"));
+
+  // No DNS name: the CN, as TLS clients fall back to it.
+  const auto cn_only = self_signed("legacy.example.com", "");
+  CHECK(util::certificate_covers(cn_only, "legacy.example.com"));
+  CHECK_FALSE(util::certificate_covers(cn_only, "other.example.com"));
+
+  // A certificate that does not decode covers nothing.
+  auto broken = wildcard;
+  broken.der = "not DER";
+  CHECK_FALSE(util::certificate_covers(broken, "www.example.com"));
+}
+
+TEST_CASE("util::certificate_covers: addresses compared as bytes, IPv6 in any spelling",
+          "[x509][webserver]")
+{
+  const auto addresses = self_signed("x", "IP:::1,IP:2001:db8::10,IP:192.0.2.7");
+  CHECK(util::certificate_covers(addresses, "::1"));
+  CHECK(util::certificate_covers(addresses, "0:0:0:0:0:0:0:1"));
+  CHECK(util::certificate_covers(addresses, "[::1]"));
+  CHECK(util::certificate_covers(addresses, "2001:DB8:0:0::10"));
+  CHECK(util::certificate_covers(addresses, "2001:0db8::0010"));
+  CHECK(util::certificate_covers(addresses, "192.0.2.7"));
+  CHECK_FALSE(util::certificate_covers(addresses, "2001:db8::1"));
+  CHECK_FALSE(util::certificate_covers(addresses, "192.0.2.70"));
+  CHECK_FALSE(util::certificate_covers(addresses, "::ffff:192.0.2.8"));
+  // An address is never matched against DNS names or the CN.
+  const auto named = self_signed("127.0.0.1", "DNS:127.0.0.1");
+  CHECK_FALSE(util::certificate_covers(named, "127.0.0.1"));
+}
+
+TEST_CASE("util::X509Reader::verify_chains: root -> intermediate -> leaf reaches the ca_file's "
+          "root, the file's other certificates as intermediates",
+          "[x509][webserver]")
+{
+  const testutil::TempDir dir;
+  const auto root = Authority::root("Readygate Test Root");
+  const auto intermediate = root.intermediate("Readygate Test Intermediate");
+  const auto key = make_key();
+  const auto leaf = intermediate.leaf(key.get(), "www.example.com", "DNS:www.example.com");
+  testutil::write_file(dir.path() / "root.pem", root.pem());
+
+  const auto full = verified(chain_of({leaf, intermediate.pem()}), dir.path() / "root.pem");
+  INFO(problems_text(full));
+  CHECK(full.problems.empty());
+  CHECK(full.chain
+        == std::vector<std::string>{"O=Readygate Test,CN=www.example.com",
+                                    "O=Readygate Test,CN=Readygate Test Intermediate",
+                                    "O=Readygate Test,CN=Readygate Test Root"});
+
+  // The intermediate missing from the file: the issuer it needed is named.
+  const auto alone = verified(chain_of({leaf}), dir.path() / "root.pem");
+  INFO(problems_text(alone));
+  REQUIRE(alone.problems.size() == 1);
+  const auto& missing = alone.problems.front();
+  CHECK(missing.kind == util::ChainProblemKind::missing_issuer);
+  CHECK(missing.depth == 0);
+  CHECK(missing.subject == "O=Readygate Test,CN=www.example.com");
+  CHECK(missing.issuer == "O=Readygate Test,CN=Readygate Test Intermediate");
+  CHECK(missing.offered == std::optional<std::size_t>(0));
+
+  // The root in the file but not trusted: the chain ends at an untrusted self-signed root.
+  const auto other = Authority::root("Another Root");
+  testutil::write_file(dir.path() / "other.pem", other.pem());
+  const auto untrusted =
+    verified(chain_of({leaf, intermediate.pem(), root.pem()}), dir.path() / "other.pem");
+  INFO(problems_text(untrusted));
+  REQUIRE_FALSE(untrusted.problems.empty());
+  CHECK(untrusted.problems.front().kind == util::ChainProblemKind::untrusted_root);
+  CHECK(untrusted.problems.front().subject == "O=Readygate Test,CN=Readygate Test Root");
+
+  // A ca_file naming the intermediate is a trust anchor too (as curl takes it).
+  testutil::write_file(dir.path() / "intermediate.pem", intermediate.pem());
+  const auto partial = verified(chain_of({leaf}), dir.path() / "intermediate.pem");
+  INFO(problems_text(partial));
+  CHECK(partial.problems.empty());
+
+  // The host's time decides: two years on, the leaf and the CAs have expired.
+  const auto later =
+    verified(chain_of({leaf, intermediate.pem()}), dir.path() / "root.pem", now() + 24h * 730);
+  INFO(problems_text(later));
+  REQUIRE_FALSE(later.problems.empty());
+  CHECK(later.problems.front().kind == util::ChainProblemKind::expired);
+}
+
+TEST_CASE("util::X509Reader::verify_chains: an expired or not yet valid intermediate, an expired "
+          "anchor, each named",
+          "[x509][webserver]")
+{
+  const testutil::TempDir dir;
+  const auto root = Authority::root("Readygate Test Root");
+  testutil::write_file(dir.path() / "root.pem", root.pem());
+  const auto key = make_key();
+
+  const auto expired = root.intermediate("Expired Intermediate", -24h * 60, -24h);
+  const auto with_expired = verified(
+    chain_of({expired.leaf(key.get(), "www.example.com", "DNS:www.example.com"), expired.pem()}),
+    dir.path() / "root.pem");
+  INFO(problems_text(with_expired));
+  REQUIRE(with_expired.problems.size() == 1);
+  CHECK(with_expired.problems.front().kind == util::ChainProblemKind::expired);
+  CHECK(with_expired.problems.front().depth == 1);
+  CHECK(with_expired.problems.front().subject == "O=Readygate Test,CN=Expired Intermediate");
+  CHECK(with_expired.problems.front().offered == std::optional<std::size_t>(1));
+  CHECK(with_expired.problems.front().not_after < now());
+
+  // Every problem is listed, not only the first: the expired intermediate, and then that no
+  // anchor of this ca_file issued it.
+  const auto other = Authority::root("Another Root");
+  testutil::write_file(dir.path() / "other.pem", other.pem());
+  const auto two = verified(
+    chain_of({expired.leaf(key.get(), "www.example.com", "DNS:www.example.com"), expired.pem()}),
+    dir.path() / "other.pem");
+  INFO(problems_text(two));
+  REQUIRE(two.problems.size() == 2);
+  CHECK(two.problems[0].kind == util::ChainProblemKind::missing_issuer);
+  CHECK(two.problems[0].issuer == "O=Readygate Test,CN=Readygate Test Root");
+  CHECK(two.problems[1].kind == util::ChainProblemKind::expired);
+  CHECK(two.problems[1].subject == "O=Readygate Test,CN=Expired Intermediate");
+
+  const auto future = root.intermediate("Future Intermediate", 24h, 24h * 60);
+  const auto with_future = verified(
+    chain_of({future.leaf(key.get(), "www.example.com", "DNS:www.example.com"), future.pem()}),
+    dir.path() / "root.pem");
+  INFO(problems_text(with_future));
+  REQUIRE_FALSE(with_future.problems.empty());
+  CHECK(with_future.problems.front().kind == util::ChainProblemKind::not_yet_valid);
+  CHECK(with_future.problems.front().subject == "O=Readygate Test,CN=Future Intermediate");
+
+  const auto old_root = Authority::root("Expired Root", -24h * 60, -24h);
+  testutil::write_file(dir.path() / "old-root.pem", old_root.pem());
+  const auto with_old_root =
+    verified(chain_of({old_root.leaf(key.get(), "www.example.com", "DNS:www.example.com")}),
+             dir.path() / "old-root.pem");
+  INFO(problems_text(with_old_root));
+  REQUIRE_FALSE(with_old_root.problems.empty());
+  CHECK(with_old_root.problems.front().kind == util::ChainProblemKind::expired);
+  CHECK(with_old_root.problems.front().subject == "O=Readygate Test,CN=Expired Root");
+  CHECK_FALSE(with_old_root.problems.front().offered);
+}
+
+TEST_CASE("util::X509Reader::verify_chains: the system store, a self-signed leaf, and a ca_file "
+          "that cannot be read is an error",
+          "[x509][webserver]")
+{
+  const testutil::TempDir dir;
+  const auto root = Authority::root("Readygate Test Root");
+  const auto key = make_key();
+  const auto leaf = root.leaf(key.get(), "www.example.com", "DNS:www.example.com");
+
+  // A private root is not in the system store: its name is what is missing.
+  const auto system = verified(chain_of({leaf}), std::nullopt);
+  INFO(problems_text(system));
+  REQUIRE(system.problems.size() == 1);
+  CHECK(system.problems.front().kind == util::ChainProblemKind::missing_issuer);
+  CHECK(system.problems.front().issuer == "O=Readygate Test,CN=Readygate Test Root");
+
+  const auto self = verified(
+    chain_of({make_certificate(key.get(), "self.example.com", "DNS:self.example.com", -1h, 24h)}),
+    std::nullopt);
+  INFO(problems_text(self));
+  REQUIRE_FALSE(self.problems.empty());
+  CHECK(self.problems.front().kind == util::ChainProblemKind::untrusted_root);
+
+  const auto reader = util::X509Reader::make_real();
+  const auto deadline = util::Clock::now() + 10s;
+  const auto missing =
+    reader->verify_chains({chain_of({leaf})}, dir.path() / "missing.pem", now(), deadline, {});
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error().code == util::Errc::io);
+  CHECK_THAT(missing.error().message, Catch::StartsWith((dir.path() / "missing.pem").string()));
+  testutil::write_file(dir.path() / "junk.pem", "TOPSECRET not a certificate");
+  const auto junk =
+    reader->verify_chains({chain_of({leaf})}, dir.path() / "junk.pem", now(), deadline, {});
+  REQUIRE_FALSE(junk);
+  CHECK(junk.error().code == util::Errc::protocol);
+  CHECK_THAT(junk.error().message, !Catch::Contains("TOPSECRET"));
+  // Nothing to verify reads nothing.
+  const auto none = reader->verify_chains({}, dir.path() / "missing.pem", now(), deadline, {});
+  REQUIRE(none);
+  CHECK(none->empty());
 }
