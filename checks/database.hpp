@@ -93,7 +93,9 @@ hook::CheckResult run_database(const DatabaseSpec& spec, const hook::CheckContex
 // Return the 95th percentile (nearest rank) of `samples`; 0 when there are none.
 std::chrono::microseconds p95(std::vector<std::chrono::microseconds> samples);
 
-// Judge `observed` against `spec`.
-hook::CheckResult evaluate_database(const DatabaseSpec& spec, const DatabaseObservation& observed);
+// Judge `observed` against `spec`, showing none of the secrets of `redactor` (the DSN's).
+hook::CheckResult evaluate_database(const DatabaseSpec& spec,
+                                    const DatabaseObservation& observed,
+                                    const util::Redactor& redactor = util::Redactor());
 
 } // namespace checks
