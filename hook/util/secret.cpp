@@ -198,21 +198,20 @@ decode_backslash(std::string_view text, std::size_t at)
 Decoded
 decode_reference(std::string_view text, std::size_t at)
 {
-  const auto end = text.find(';', at);
-  const auto reference =
-    text.substr(at + 1, end == std::string_view::npos ? text.npos : end - at - 1);
+  // Look no further than the longest reference: a text full of '&' is read once, not once each.
+  const auto window = text.substr(at, k_longest_reference);
+  const auto end = window.find(';');
   if (end == std::string_view::npos) {
-    // Cut before its ';': a reference in the making, if what is there could start one.
-    const bool plausible = reference.size() + 1 < k_longest_reference
-                           && std::all_of(reference.begin(), reference.end(), [](char c) {
-                                return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '#';
-                              });
+    // The text ends before a ';': a reference in the making, if what is there could start one.
+    const auto begun = window.substr(1);
+    const bool plausible =
+      at + window.size() == text.size() && std::all_of(begun.begin(), begun.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '#';
+      });
     return plausible ? incomplete() : Decoded{};
   }
-  const auto consumed = end - at + 1;
-  if (consumed > k_longest_reference) {
-    return {};
-  }
+  const auto reference = window.substr(1, end - 1);
+  const auto consumed = end + 1;
   static constexpr std::array<std::pair<std::string_view, char>, 5> k_named = {
     {{"amp", '&'}, {"lt", '<'}, {"gt", '>'}, {"quot", '"'}, {"apos", '\''}}};
   for (const auto& [name, value] : k_named) {
