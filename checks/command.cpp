@@ -197,16 +197,24 @@ command_request_for(const CommandSpec& spec, const hook::CheckContext& ctx)
 hook::CheckResult
 run_command(const CommandSpec& spec, const hook::CheckContext& ctx)
 {
+  return run_command(spec, ctx, util::Redactor());
+}
+
+hook::CheckResult
+run_command(const CommandSpec& spec, const hook::CheckContext& ctx, const util::Redactor& redactor)
+{
   auto outcome = ctx.probes.get<util::ProcessRunner>()->run(command_request_for(spec, ctx));
   if (!outcome) {
     return hook::CheckResult::error(outcome.error().message,
                                     {hook::Finding{"command", "", spec.display}});
   }
-  return evaluate_command(spec, *outcome);
+  return evaluate_command(spec, *outcome, redactor);
 }
 
 hook::CheckResult
-evaluate_command(const CommandSpec& spec, const util::ProcessOutcome& outcome)
+evaluate_command(const CommandSpec& spec,
+                 const util::ProcessOutcome& outcome,
+                 const util::Redactor& redactor)
 {
   hook::Judgement judgement;
   const auto expected = expected_exit_codes(spec.exit_codes);
@@ -218,14 +226,22 @@ evaluate_command(const CommandSpec& spec, const util::ProcessOutcome& outcome)
     judgement.add_unmet({"exit code", expected, std::to_string(outcome.exit_code)},
                         fmt::format("exit code {} (expected {})", outcome.exit_code, expected));
   }
-  hook::judge(
-    spec.stdout_expectations,
-    {"stdout", outcome.stdout_text, outcome.stdout_truncated, "output_limit", spec.output_limit},
-    judgement);
-  hook::judge(
-    spec.stderr_expectations,
-    {"stderr", outcome.stderr_text, outcome.stderr_truncated, "output_limit", spec.output_limit},
-    judgement);
+  hook::judge(spec.stdout_expectations,
+              {"stdout",
+               outcome.stdout_text,
+               outcome.stdout_truncated,
+               "output_limit",
+               spec.output_limit,
+               &redactor},
+              judgement);
+  hook::judge(spec.stderr_expectations,
+              {"stderr",
+               outcome.stderr_text,
+               outcome.stderr_truncated,
+               "output_limit",
+               spec.output_limit,
+               &redactor},
+              judgement);
   return hook::result_of(
     "", std::move(judgement), fmt::format("exit code {}, output as expected", outcome.exit_code));
 }

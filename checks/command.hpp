@@ -45,6 +45,7 @@
 #include <hook/expect.hpp>
 #include <hook/util/pattern.hpp>
 #include <hook/util/result.hpp>
+#include <hook/util/secret.hpp>
 #include <hook/util/subprocess.hpp>
 
 #include <cstddef>
@@ -85,8 +86,15 @@ util::ProcessRequest command_request_for(const CommandSpec& spec, const hook::Ch
 
 // Run `spec` through the process probe of `ctx` and judge it.
 hook::CheckResult run_command(const CommandSpec& spec, const hook::CheckContext& ctx);
+// The same for a command that was handed secrets (a DSN in its environment): its output shows
+// none of those of `redactor`, in any form it may echo them in.
+hook::CheckResult
+run_command(const CommandSpec& spec, const hook::CheckContext& ctx, const util::Redactor& redactor);
 
-// Judge `outcome`, a command of `spec` that ran to its end.
-hook::CheckResult evaluate_command(const CommandSpec& spec, const util::ProcessOutcome& outcome);
+// Judge `outcome`, a command of `spec` that ran to its end, showing none of the secrets of
+// `redactor` in its findings.
+hook::CheckResult evaluate_command(const CommandSpec& spec,
+                                   const util::ProcessOutcome& outcome,
+                                   const util::Redactor& redactor = util::Redactor());
 
 } // namespace checks

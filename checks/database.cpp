@@ -256,9 +256,9 @@ run_database(const DatabaseSpec& spec, const hook::CheckContext& ctx)
     return hook::CheckResult::error(fmt::format("dsn: {}", secret.error().message));
   }
   // A SQLite DSN is the database file's path: it names where, and carries no password.
-  std::vector<util::Secret> secrets;
+  util::Redactor redactor;
   if (spec.driver != util::SqlDriver::sqlite) {
-    secrets.push_back(*secret);
+    redactor = util::Redactor(util::dsn_secrets(*secret));
   }
   const auto observe = [&]() -> util::Result<DatabaseObservation> {
     DatabaseObservation observed;
@@ -289,9 +289,9 @@ run_database(const DatabaseSpec& spec, const hook::CheckContext& ctx)
     return observed;
   };
   auto observed = observe();
-  auto result =
-    observed ? evaluate_database(spec, *observed) : hook::CheckResult::from_error(observed.error());
-  hook::redact(result, secrets);
+  auto result = observed ? evaluate_database(spec, *observed, redactor)
+                         : hook::CheckResult::from_error(observed.error());
+  hook::redact(result, redactor);
   return result;
 }
 
@@ -377,7 +377,9 @@ p95(std::vector<std::chrono::microseconds> samples)
 }
 
 hook::CheckResult
-evaluate_database(const DatabaseSpec& spec, const DatabaseObservation& observed)
+evaluate_database(const DatabaseSpec& spec,
+                  const DatabaseObservation& observed,
+                  const util::Redactor& redactor)
 {
   hook::Judgement judgement;
   const auto latency = p95(observed.round_trips);
@@ -442,7 +444,8 @@ evaluate_database(const DatabaseSpec& spec, const DatabaseObservation& observed)
                             "the query returned no row");
       }
     } else {
-      hook::judge(spec.expectations, {"query", *observed.query_value, false, "", 0}, judgement);
+      hook::judge(
+        spec.expectations, {"query", *observed.query_value, false, "", 0, &redactor}, judgement);
     }
   }
   return hook::result_of(

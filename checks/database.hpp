@@ -129,7 +129,9 @@ std::chrono::microseconds p95(std::vector<std::chrono::microseconds> samples);
 // password's hash) when the value is not a number.
 util::Result<std::int64_t> account_connection_limit(std::string_view create_user);
 
-// Judge `observed` against `spec`.
-hook::CheckResult evaluate_database(const DatabaseSpec& spec, const DatabaseObservation& observed);
+// Judge `observed` against `spec`, showing none of the secrets of `redactor` (the DSN's).
+hook::CheckResult evaluate_database(const DatabaseSpec& spec,
+                                    const DatabaseObservation& observed,
+                                    const util::Redactor& redactor = util::Redactor());
 
 } // namespace checks

@@ -277,7 +277,9 @@ create_http_check(const config::CheckSpec& spec)
   return create_check<HttpSpec, parse_http, run_http>(spec);
 }
 
-hook::CheckResult judge_response(const HttpSpec& spec, const util::HttpResponse& response);
+hook::CheckResult judge_response(const HttpSpec& spec,
+                                 const util::HttpResponse& response,
+                                 const util::Redactor& redactor);
 
 hook::CheckResult
 run_http(const HttpSpec& spec, const hook::CheckContext& ctx)
@@ -292,19 +294,22 @@ run_http(const HttpSpec& spec, const hook::CheckContext& ctx)
     request.headers.emplace_back(name, secret->reveal());
     secrets.push_back(std::move(*secret));
   }
+  const util::Redactor redactor(secrets);
   auto result = [&] {
     const auto response = ctx.probes.get<util::HttpClient>()->perform(request);
     if (!response) {
       return evaluate_http_error(spec, response.error());
     }
-    return judge_response(spec, *response);
+    return judge_response(spec, *response, redactor);
   }();
-  hook::redact(result, secrets);
+  hook::redact(result, redactor);
   return result;
 }
 
 hook::CheckResult
-judge_response(const HttpSpec& spec, const util::HttpResponse& response)
+judge_response(const HttpSpec& spec,
+               const util::HttpResponse& response,
+               const util::Redactor& redactor)
 {
   std::error_code ignored;
   if (spec.is_file && std::filesystem::is_directory(spec.file_path, ignored)) {
@@ -313,7 +318,7 @@ judge_response(const HttpSpec& spec, const util::HttpResponse& response)
       fmt::format("{}: a directory, expected a file", spec.file_path.string()),
       {{spec.file_path.string(), "a file", "a directory"}});
   }
-  return evaluate_http(spec, response);
+  return evaluate_http(spec, response, redactor);
 }
 
 util::HttpRequest
@@ -340,7 +345,9 @@ http_request_for(const HttpSpec& spec, std::chrono::milliseconds timeout, std::s
 }
 
 hook::CheckResult
-evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
+evaluate_http(const HttpSpec& spec,
+              const util::HttpResponse& response,
+              const util::Redactor& redactor)
 {
   hook::Judgement judgement;
   if (!spec.is_file
@@ -358,8 +365,10 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
       }
     }
     if (std::find(values.begin(), values.end(), expected) == values.end()) {
-      const auto found =
-        values.empty() ? std::string("(missing)") : fmt::format("{}", fmt::join(values, ", "));
+      // The raw values, with any secret a header echoes taken out before they are escaped.
+      const auto found = values.empty()
+                           ? std::string("(missing)")
+                           : redactor.redact(fmt::format("{}", fmt::join(values, ", ")));
       judgement.add_unmet({"header " + name, expected, found},
                           fmt::format("header {} is \"{}\", expected \"{}\"",
                                       name,
@@ -367,9 +376,10 @@ evaluate_http(const HttpSpec& spec, const util::HttpResponse& response)
                                       util::printable(expected, util::Quotes::escape)));
     }
   }
-  hook::judge(spec.body_expectations,
-              {"body", response.body, response.body_truncated, "body_limit", spec.body_limit},
-              judgement);
+  hook::judge(
+    spec.body_expectations,
+    {"body", response.body, response.body_truncated, "body_limit", spec.body_limit, &redactor},
+    judgement);
   const auto what = request_line(spec);
   auto passed =
     spec.is_file ? fmt::format(

@@ -27,7 +27,8 @@
 // Secret header values (tokens) come from headers_env = { Authorization = "API_TOKEN" } (an
 // environment variable's value) or headers_file = { Authorization = "/etc/readygate/token" } (a
 // file that is not world-readable), read at each attempt, never printed: any echo of them in a
-// response is shown as <redacted>. A secret that cannot be read is an error.
+// response (as sent, percent-encoded, JSON- or XML-escaped) is shown as <redacted>. A secret that
+// cannot be read is an error.
 //
 // Other keys: method (default "GET"), body, unix_socket (a path: the request goes to that socket,
 // for Docker-style APIs), tls_verify (default true), ca_file, follow_redirects (default false;
@@ -100,8 +101,11 @@ http_request_for(const HttpSpec& spec, std::chrono::milliseconds timeout, std::s
 // Request what `spec` asks for through the HTTP probe of `ctx` and judge the answer.
 hook::CheckResult run_http(const HttpSpec& spec, const hook::CheckContext& ctx);
 
-// Judge `response`, the answer to the request of `spec`.
-hook::CheckResult evaluate_http(const HttpSpec& spec, const util::HttpResponse& response);
+// Judge `response`, the answer to the request of `spec`, showing none of the secrets of
+// `redactor` (the secret headers sent) in any form the response may echo them in.
+hook::CheckResult evaluate_http(const HttpSpec& spec,
+                                const util::HttpResponse& response,
+                                const util::Redactor& redactor = util::Redactor());
 
 // Judge `error`, the failure of the request of `spec`: a certificate that does not verify and a
 // missing file are fail, anything else is error.

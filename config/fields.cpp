@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cctype>
 #include <vector>
 
 namespace config {
@@ -295,20 +296,95 @@ FieldReader::optional_path(std::string_view key)
   return std::optional<std::filesystem::path>(std::move(path));
 }
 
+namespace {
+
+constexpr std::string_view k_not_shown = "the value is not shown: it may be the secret itself";
+
+// Return true when `value`, given as the path of a secret's file, looks like the secret itself: a
+// URL (a DSN), libpq's key=value pairs, a header value with its scheme, or text with a line break.
+bool
+looks_like_secret(std::string_view value)
+{
+  const auto blank = [](char c) { return c == ' ' || c == '\t'; };
+  const auto word = [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+  };
+  // Count the key=value pairs: a word at the start or after a blank, then '='.
+  std::size_t pairs = 0;
+  for (std::size_t at = 0; at < value.size();) {
+    std::size_t end = at;
+    while (end < value.size() && word(value[end])) {
+      ++end;
+    }
+    auto next = end;
+    while (next < value.size() && blank(value[next])) {
+      ++next;
+    }
+    if (end > at && next < value.size() && value[next] == '=') {
+      ++pairs;
+    }
+    at = value.find_first_of(" \t", end);
+    if (at == std::string_view::npos) {
+      break;
+    }
+    while (at < value.size() && blank(value[at])) {
+      ++at;
+    }
+  }
+  const bool control = std::any_of(value.begin(), value.end(), [](char c) {
+    return static_cast<unsigned char>(c) < 0x20 || c == 0x7F;
+  });
+  return value.find("://") != std::string_view::npos || pairs >= 2 || control
+         || value.starts_with("Bearer ") || value.starts_with("Basic ");
+}
+
+} // namespace
+
+util::Error
+FieldReader::not_a_variable_name(std::string_view key, std::string_view entry) const
+{
+  return error_at(key,
+                  fmt::format("{}expected the name of an environment variable (letters, digits "
+                              "and '_', not starting with a digit, such as \"DATABASE_URL\"); {}",
+                              entry.empty() ? std::string() : fmt::format("\"{}\": ", entry),
+                              k_not_shown));
+}
+
+util::Error
+FieldReader::not_a_secret_path(std::string_view key, std::string_view entry) const
+{
+  return error_at(key,
+                  fmt::format("{}expected the path of a file holding the secret, found what looks "
+                              "like the secret itself (a URL, key=value pairs, a header value or "
+                              "a line break); {}",
+                              entry.empty() ? std::string() : fmt::format("\"{}\": ", entry),
+                              k_not_shown));
+}
+
+util::Result<std::optional<std::filesystem::path>>
+FieldReader::optional_secret_path(std::string_view key)
+{
+  RG_TRY_ASSIGN(const auto text, optional_string(key));
+  if (text && looks_like_secret(*text)) {
+    return not_a_secret_path(key, "");
+  }
+  return optional_path(key);
+}
+
 util::Result<std::optional<util::SecretSource>>
 FieldReader::optional_secret(std::string_view base)
 {
   const auto env_key = fmt::format("{}_env", base);
   const auto file_key = fmt::format("{}_file", base);
   RG_TRY_ASSIGN(const auto variable, optional_string(env_key));
-  RG_TRY_ASSIGN(const auto path, optional_path(file_key));
+  RG_TRY_ASSIGN(const auto path, optional_secret_path(file_key));
   if (variable && path) {
     return error_at(file_key,
                     fmt::format("set either \"{}\" or \"{}\", not both", env_key, file_key));
   }
   if (variable) {
-    if (variable->empty() || variable->find_first_of("=\0") != std::string::npos) {
-      return error_at(env_key, "expected the name of an environment variable");
+    if (!util::is_variable_name(*variable)) {
+      return not_a_variable_name(env_key, "");
     }
     return std::optional<util::SecretSource>(
       util::SecretSource{util::SecretSource::Kind::env, *variable});
@@ -326,14 +402,14 @@ FieldReader::secret_table(std::string_view key, util::SecretSource::Kind kind)
   RG_TRY_ASSIGN(auto entries, string_table(key));
   std::vector<std::pair<std::string, util::SecretSource>> secrets;
   for (auto& [name, value] : entries) {
-    if (value.empty() || value.find('\0') != std::string::npos
-        || (kind == util::SecretSource::Kind::env && value.find('=') != std::string::npos)) {
-      return error_at(key,
-                      fmt::format("\"{}\": expected {}",
-                                  name,
-                                  kind == util::SecretSource::Kind::env
-                                    ? "the name of an environment variable"
-                                    : "the path of a file"));
+    if (kind == util::SecretSource::Kind::env && !util::is_variable_name(value)) {
+      return not_a_variable_name(key, name);
+    }
+    if (kind == util::SecretSource::Kind::file && looks_like_secret(value)) {
+      return not_a_secret_path(key, name);
+    }
+    if (value.empty() || value.find('\0') != std::string::npos) {
+      return error_at(key, fmt::format("\"{}\": expected the path of a file", name));
     }
     if (kind == util::SecretSource::Kind::file) {
       value = (m_spec.base_directory / value).lexically_normal().string();

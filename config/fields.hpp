@@ -52,11 +52,15 @@ public:
   util::Result<std::filesystem::path> required_path(std::string_view key);
   util::Result<std::optional<std::filesystem::path>> optional_path(std::string_view key);
   // A secret from `<base>_env` (a variable's name) or `<base>_file` (a path), at most one of them.
+  // A value that is not a variable's name (or, for a file, that looks like the secret itself: a
+  // URL, key=value pairs) is an error that does not show it: it may be the secret.
   util::Result<std::optional<util::SecretSource>> optional_secret(std::string_view base);
   // A table of secrets from `key` (values are variable names when `kind` is env, paths when file),
-  // such as headers_env = { Authorization = "API_TOKEN" }.
+  // such as headers_env = { Authorization = "API_TOKEN" }, checked as optional_secret does.
   util::Result<std::vector<std::pair<std::string, util::SecretSource>>>
   secret_table(std::string_view key, util::SecretSource::Kind kind);
+  // The path of a file that holds secrets (a Docker config), checked as optional_secret does.
+  util::Result<std::optional<std::filesystem::path>> optional_secret_path(std::string_view key);
 
   // A string that must be one of `allowed`.
   util::Result<std::optional<std::string>>
@@ -71,6 +75,11 @@ public:
   util::Error error(std::string_view message) const;
 
 private:
+  // Return the errors for a secret's source that is not what `key` expects (`entry` names the
+  // entry of a table key, "" for a plain key), without its value.
+  util::Error not_a_variable_name(std::string_view key, std::string_view entry) const;
+  util::Error not_a_secret_path(std::string_view key, std::string_view entry) const;
+
   // Return the node of `key`, which the key table must declare (a bug otherwise: Fatal).
   const toml::node* find(std::string_view key) const;
   std::string position_of_key(std::string_view key) const;

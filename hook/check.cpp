@@ -72,11 +72,20 @@ CheckResult::skip(std::string reason)
 void
 redact(CheckResult& result, std::span<const util::Secret> secrets)
 {
-  result.message = util::redact(std::move(result.message), secrets);
+  redact(result, util::Redactor(secrets));
+}
+
+void
+redact(CheckResult& result, const util::Redactor& redactor)
+{
+  if (redactor.empty()) {
+    return;
+  }
+  result.message = redactor.redact(result.message);
   for (auto& finding : result.findings) {
-    finding.subject = util::redact(std::move(finding.subject), secrets);
-    finding.expected = util::redact(std::move(finding.expected), secrets);
-    finding.found = util::redact(std::move(finding.found), secrets);
+    finding.subject = redactor.redact(finding.subject);
+    finding.expected = redactor.redact(finding.expected);
+    finding.found = redactor.redact(finding.found);
   }
 }
 

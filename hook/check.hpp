@@ -56,9 +56,11 @@ struct CheckResult
 };
 
 // Replace every occurrence of each of `secrets` in `result` (its message and findings) with
-// "<redacted>": a server or a command may send back what it was sent (an echoed header, a DSN in
-// an error message).
+// "<redacted>", in every form util::Redactor finds, escaped ones included: a server or a command
+// may send back what it was sent (an echoed header, a DSN in an error message). The last net: text
+// from outside is redacted raw before it is escaped or cut (util::Redactor::excerpt).
 void redact(CheckResult& result, std::span<const util::Secret> secrets);
+void redact(CheckResult& result, const util::Redactor& redactor);
 
 struct CheckContext
 {

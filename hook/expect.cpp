@@ -50,7 +50,11 @@ struct ExpectationJudge
   judge_one(const Expectation& expected, const Observation& observed, Judgement& into)
   {
     const auto subject = std::string(observed.subject);
-    const auto found = [&] { return util::printable_excerpt(observed.text, observed.truncated); };
+    // What a finding shows of the text: secrets out first, then escaped and cut.
+    static const util::Redactor k_no_secrets;
+    const auto& redactor = observed.redactor != nullptr ? *observed.redactor : k_no_secrets;
+    const auto found = [&] { return redactor.excerpt(observed.text, observed.truncated); };
+    const auto quoted_text = [&] { return quoted(redactor.redact(observed.text)); };
     const auto unmet = [&](std::string summary) {
       into.unmet.push_back({Finding{subject, expected.describe(), found()}, std::move(summary)});
     };
@@ -105,8 +109,8 @@ struct ExpectationJudge
     }
     if (expected.m_kind == Expectation::Kind::equals) {
       if (observed.text != expected.m_text) {
-        unmet(fmt::format(
-          "{} is {}, expected {}", subject, quoted(observed.text), quoted(expected.m_text)));
+        unmet(
+          fmt::format("{} is {}, expected {}", subject, quoted_text(), quoted(expected.m_text)));
       }
       return;
     }
@@ -116,13 +120,12 @@ struct ExpectationJudge
           return;
         }
       }
-      unmet(
-        fmt::format("{} is {}, expected {}", subject, quoted(observed.text), expected.describe()));
+      unmet(fmt::format("{} is {}, expected {}", subject, quoted_text(), expected.describe()));
       return;
     }
     const auto number = parse_number(observed.text);
     if (!number) {
-      unmet(fmt::format("{} is {}, not a number", subject, quoted(observed.text)));
+      unmet(fmt::format("{} is {}, not a number", subject, quoted_text()));
       return;
     }
     if ((expected.m_min && *number < *expected.m_min)

@@ -6,6 +6,7 @@
 
 #include <hook/check.hpp>
 #include <hook/util/pattern.hpp>
+#include <hook/util/secret.hpp>
 
 #include <cstddef>
 #include <optional>
@@ -59,6 +60,9 @@ struct Observation
   bool truncated = false;      // `text` is the first `limit` bytes of something longer
   std::string_view limit_name; // the key that set the limit: "output_limit", "body_limit"
   std::size_t limit = 0;
+  // The secrets the subject may echo (a header sent, a DSN passed on): taken out of `text` before
+  // a finding shows any of it. Null when the check holds none.
+  const util::Redactor* redactor = nullptr;
 };
 
 // Findings about the expectations of a check: each with the one-line summary the check's

@@ -203,7 +203,7 @@ parse_images(const config::CheckSpec& check_spec)
     return reader.error_at(spec.username ? "username" : "password_env",
                            "username and password_env (or password_file) go together");
   }
-  RG_TRY_ASSIGN(spec.docker_config, reader.optional_path("docker_config"));
+  RG_TRY_ASSIGN(spec.docker_config, reader.optional_secret_path("docker_config"));
   if (spec.username && spec.docker_config) {
     return reader.error_at("docker_config", "set either username and a password, or docker_config");
   }
@@ -410,6 +410,7 @@ run_images(const ImagesSpec& spec, const hook::CheckContext& ctx)
   }
 
   const auto registry = ctx.probes.get<images::Registry>();
+  std::vector<std::pair<std::string, util::Secret>> basic_credentials;
   for (std::size_t i = 0; i < spec.expectations.size(); ++i) {
     const auto& expectation = spec.expectations[i];
     auto& seen = observed.expectations[i];
@@ -425,6 +426,7 @@ run_images(const ImagesSpec& spec, const hook::CheckContext& ctx)
         access_error = std::move(credentials).error();
       } else if (*credentials) {
         secrets.push_back((*credentials)->password);
+        basic_credentials.emplace_back((*credentials)->username, (*credentials)->password);
         access.credentials = std::move(**credentials);
       }
     }
@@ -504,7 +506,11 @@ run_images(const ImagesSpec& spec, const hook::CheckContext& ctx)
   }
 
   auto result = evaluate_images(spec, observed);
-  hook::redact(result, secrets);
+  util::Redactor redactor(secrets);
+  for (const auto& [user, sent] : basic_credentials) {
+    redactor.add_basic_credentials(user, sent); // as Basic authentication sent them
+  }
+  hook::redact(result, redactor);
   return result;
 }
 

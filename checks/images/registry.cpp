@@ -35,6 +35,26 @@ shown(std::string_view text)
   return util::printable_excerpt(text, false, 120);
 }
 
+// Return what a registry, a token server or a proxy in front of them may echo of the credentials
+// of `access`: the password, and the Basic credentials as sent (base64 of user:password).
+util::Redactor
+redactor_of(const RegistryAccess& access)
+{
+  util::Redactor redactor;
+  if (access.credentials) {
+    redactor.add(access.credentials->password);
+    redactor.add_basic_credentials(access.credentials->username, access.credentials->password);
+  }
+  return redactor;
+}
+
+// Return shown(`text`) with the credentials of `access` taken out first, in any form.
+std::string
+shown(const RegistryAccess& access, std::string_view text)
+{
+  return redactor_of(access).excerpt(text, false, 120);
+}
+
 const std::string*
 header_of(const util::HttpResponse& response, std::string_view name)
 {
@@ -179,7 +199,7 @@ public:
                                           access.host,
                                           repository,
                                           tag,
-                                          shown(*digest)));
+                                          shown(access, *digest)));
     }
     return std::optional<std::string>(*digest);
   }
@@ -264,9 +284,9 @@ private:
         const auto* code = string_at(first, "code");
         const auto* message = string_at(first, "message");
         detail = fmt::format(" ({}{}{})",
-                             code != nullptr ? shown(*code) : std::string(),
+                             code != nullptr ? shown(access, *code) : std::string(),
                              code != nullptr && message != nullptr ? ": " : "",
-                             message != nullptr ? shown(*message) : std::string());
+                             message != nullptr ? shown(access, *message) : std::string());
       }
     }
     const auto code = response.status == 401 || response.status == 403 ? util::Errc::permission
@@ -387,9 +407,10 @@ private:
     if (!parts || parts->has_userinfo
         || !(parts->scheme == "https" || (parts->scheme == "http" && access.plain_http))) {
       // Credentials go to the realm: never over plain HTTP unless the registry itself is.
-      return util::make_error(
-        util::Errc::protocol,
-        fmt::format("{}: the token realm \"{}\" is not an https URL", where, shown(realm->second)));
+      return util::make_error(util::Errc::protocol,
+                              fmt::format("{}: the token realm \"{}\" is not an https URL",
+                                          where,
+                                          shown(access, realm->second)));
     }
     std::string url = realm->second;
     url += url.find('?') == std::string::npos ? '?' : '&';

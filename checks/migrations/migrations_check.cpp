@@ -119,11 +119,12 @@ run_status_command(const MigrationsSpec& spec, const hook::CheckContext& ctx)
       return hook::CheckResult::error(fmt::format("dsn: {}", secret.error().message));
     }
     command.env.emplace_back(spec.dsn_variable, secret->reveal());
-    secrets.push_back(std::move(*secret));
+    secrets = util::dsn_secrets(*secret);
   }
-  auto result = run_command(command, ctx);
+  const util::Redactor redactor(secrets);
+  auto result = run_command(command, ctx, redactor);
   result.message = fmt::format("{} status command: {}", spec.tool->name, result.message);
-  hook::redact(result, secrets);
+  hook::redact(result, redactor);
   return result;
 }
 
@@ -676,7 +677,7 @@ run_migrations(const MigrationsSpec& spec, const hook::CheckContext& ctx)
   // A SQLite DSN is the database file's path: it names where, and carries no password.
   std::vector<util::Secret> secrets;
   if (*spec.driver != util::SqlDriver::sqlite) {
-    secrets.push_back(*secret);
+    secrets = util::dsn_secrets(*secret);
   }
   std::vector<Shipped> shipped;
   if (spec.migrations_dir) {

@@ -140,9 +140,9 @@ parse_xml(std::string_view body)
 }
 
 std::string
-text_at(const Tree& tree, std::string_view path)
+text_at(const Tree& tree, std::string_view path, const util::Redactor& redactor = util::Redactor())
 {
-  return util::printable(tree.get<std::string>(std::string(path), ""));
+  return redactor.printable(tree.get<std::string>(std::string(path), ""));
 }
 
 // Throttling codes of AWS services (botocore's list) and the transient ones Auto Scaling uses,
@@ -481,7 +481,10 @@ query_request(const QueryAction& action,
 }
 
 util::Result<ApiAnswer>
-parse_answer(std::string_view action, long status, std::string_view body)
+parse_answer(std::string_view action,
+             long status,
+             std::string_view body,
+             const util::Redactor& redactor)
 {
   ApiAnswer answer;
   answer.http_status = status;
@@ -489,9 +492,9 @@ parse_answer(std::string_view action, long status, std::string_view body)
   const bool transient_status = status >= 500 || status == 429;
   if (tree && tree->count("ErrorResponse") > 0) {
     const auto& error = tree->get_child("ErrorResponse");
-    answer.code = text_at(error, "Error.Code");
-    answer.message = text_at(error, "Error.Message");
-    answer.request_id = text_at(error, "RequestId");
+    answer.code = text_at(error, "Error.Code", redactor);
+    answer.message = text_at(error, "Error.Message", redactor);
+    answer.request_id = text_at(error, "RequestId", redactor);
     if (answer.code.empty()) {
       answer.code = "UnknownError";
     }
@@ -508,7 +511,7 @@ parse_answer(std::string_view action, long status, std::string_view body)
     answer.code = transient_status ? "" : "UnknownError";
     answer.message = fmt::format("HTTP {} without an Auto Scaling error document: {}",
                                  status,
-                                 util::printable_excerpt(body, false, 120));
+                                 redactor.excerpt(body, false, 120));
     return answer;
   }
   return make_error(Errc::protocol,
@@ -516,7 +519,7 @@ parse_answer(std::string_view action, long status, std::string_view body)
                                 action,
                                 status,
                                 response_name,
-                                util::printable_excerpt(body, false, 120)));
+                                redactor.excerpt(body, false, 120)));
 }
 
 util::Result<std::optional<DescribedInstance>>
@@ -577,20 +580,20 @@ AutoScalingClient::send(const QueryAction& action,
   }
   auto request = query_request(action, credentials, m_endpoint, m_region, timeout);
   request.stop = limits.stop;
-  const auto secrets = m_credentials->secrets();
+  const util::Redactor redactor(m_credentials->secrets());
   auto response = m_http->perform(request);
   if (!response) {
     auto error = std::move(response).error();
-    error.message = util::redact(std::move(error.message), secrets);
+    error.message = redactor.redact(error.message);
     return in_context(std::move(error), action.name);
   }
-  auto answer = parse_answer(action.name, response->status, response->body);
+  auto answer = parse_answer(action.name, response->status, response->body, redactor);
   if (!answer) {
     auto error = std::move(answer).error();
-    error.message = util::redact(std::move(error.message), secrets);
+    error.message = redactor.redact(error.message);
     return error;
   }
-  answer->message = util::redact(std::move(answer->message), secrets);
+  answer->message = redactor.redact(answer->message);
   return answer;
 }
 

@@ -217,8 +217,12 @@ util::HttpRequest query_request(const QueryAction& action,
 // Parse an Auto Scaling answer for `action` (HTTP `status`, XML `body`). A 200 must be
 // <ActionResponse>; an error is <ErrorResponse><Error><Code>. A 5xx without the API's XML (a
 // load balancer's page) is an answer with an empty code; anything else unparseable is an
-// Errc::protocol error.
-util::Result<ApiAnswer> parse_answer(std::string_view action, long status, std::string_view body);
+// Errc::protocol error. Text from the answer shows none of the secrets of `redactor` (the
+// credentials the call was signed with), in any form it may echo them in.
+util::Result<ApiAnswer> parse_answer(std::string_view action,
+                                     long status,
+                                     std::string_view body,
+                                     const util::Redactor& redactor = util::Redactor());
 
 // The Auto Scaling instance DescribeAutoScalingInstances reports.
 struct DescribedInstance

@@ -676,12 +676,20 @@ write_result_file(const std::filesystem::path& path, std::string_view content)
   }
   const auto temporary =
     directory / fmt::format(".{}.{}.tmp", path.filename().string(), ::getpid());
+  // The report holds what the checks saw of the host: readable by its owner (root) only. A new
+  // file, never one that was there: O_EXCL and O_NOFOLLOW, and fchmod, whatever the umask.
   const int fd =
-    ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     return make_error(
       Errc::io,
       fmt::format("{}: cannot create {}: {}", shown, temporary.string(), std::strerror(errno)));
+  }
+  if (::fchmod(fd, 0600) != 0) {
+    const int saved = errno;
+    ::close(fd);
+    ::unlink(temporary.c_str());
+    return make_error(Errc::io, fmt::format("{}: chmod: {}", shown, std::strerror(saved)));
   }
   std::size_t written = 0;
   while (written < content.size()) {

@@ -30,9 +30,10 @@ constexpr int k_poll_slice_ms = 50;
 // The longest server message kept in an error.
 constexpr std::size_t k_message_limit = 300;
 
-// Return `text` on one line: lines joined with "; ", trimmed, escaped, cut.
+// Return `text` on one line: lines joined with "; ", trimmed, the secrets of `redactor` taken out,
+// then cut and escaped.
 std::string
-one_line(std::string_view text)
+one_line(std::string_view text, const Redactor& redactor = Redactor())
 {
   std::string joined;
   std::size_t start = 0;
@@ -56,20 +57,12 @@ one_line(std::string_view text)
     }
     start = end + 1;
   }
+  joined = redactor.redact(joined);
   if (joined.size() > k_message_limit) {
     joined.resize(k_message_limit);
     joined += "...";
   }
   return printable(valid_utf8(joined));
-}
-
-// Return `message` with "<redacted>" for the password and the whole DSN, should a library echo
-// them.
-std::string
-scrub(std::string message, const Secret& dsn, std::string_view password)
-{
-  const std::array secrets{dsn, Secret(std::string(password))};
-  return redact(std::move(message), secrets);
 }
 
 // Wait until `fd` is ready for `events` (POLLIN/POLLOUT), by `deadline`, looking at `stop`.
@@ -470,10 +463,11 @@ pg_connect(const Secret& dsn, Clock::time_point deadline, const std::stop_token&
   if (!conn) {
     return make_error(Errc::internal, "libpq could not allocate a connection");
   }
+  const Redactor redactor(dsn_secrets(dsn));
   const auto failure = [&](PGconn* c) {
-    const std::string message = one_line(PQerrorMessage(c));
+    const std::string message = one_line(PQerrorMessage(c), redactor);
     return make_error(pg_connect_errc(message),
-                      scrub(fmt::format("{}: {}", target.describe(), message), dsn, ""));
+                      redactor.redact(fmt::format("{}: {}", target.describe(), message)));
   };
   if (PQstatus(conn.get()) == CONNECTION_BAD) {
     return failure(conn.get());
@@ -764,12 +758,12 @@ mysql_connect(const Secret& dsn, Clock::time_point deadline, const std::stop_tok
     "connecting"));
   if (connected == nullptr) {
     const unsigned code = mysql_errno(mysql.get());
-    return make_error(
-      mysql_errc(code),
-      scrub(fmt::format(
-              "{}: {} (error {})", target.describe(), one_line(mysql_error(mysql.get())), code),
-            dsn,
-            parsed.password));
+    const Redactor redactor(dsn_secrets(dsn));
+    return make_error(mysql_errc(code),
+                      redactor.redact(fmt::format("{}: {} (error {})",
+                                                  target.describe(),
+                                                  one_line(mysql_error(mysql.get()), redactor),
+                                                  code)));
   }
   auto connection = std::make_unique<MysqlConnection>(mysql.release(), target);
   const auto left = std::max<std::int64_t>(time_left(deadline).count(), 1);
@@ -1011,6 +1005,41 @@ SqlTarget::describe() const
   text += '/';
   text += printable(database);
   return text;
+}
+
+std::vector<Secret>
+dsn_secrets(const Secret& dsn)
+{
+  std::vector<Secret> secrets{dsn};
+  const std::string_view text = dsn.reveal();
+  std::string password;
+  if (const auto scheme_end = text.find("://"); scheme_end != std::string_view::npos) {
+    auto authority = text.substr(scheme_end + 3);
+    authority = authority.substr(0, authority.find_first_of("/?"));
+    const auto at = authority.rfind('@');
+    const auto colon = authority.substr(0, at).find(':');
+    if (at != std::string_view::npos && colon != std::string_view::npos) {
+      const auto written = authority.substr(colon + 1, at - colon - 1);
+      password = percent_decode(written).value_or(std::string(written));
+    }
+  } else if (text.find('=') != std::string_view::npos) {
+    // libpq's key=value form; libpq reads it (quotes and backslashes included) for us.
+    char* error = nullptr;
+    PQconninfoOption* options = PQconninfoParse(dsn.reveal().c_str(), &error);
+    PQfreemem(error);
+    if (options != nullptr) {
+      for (const auto* option = options; option->keyword != nullptr; ++option) {
+        if (option->val != nullptr && std::string_view(option->keyword) == "password") {
+          password = option->val;
+        }
+      }
+      PQconninfoFree(options);
+    }
+  }
+  if (!password.empty()) {
+    secrets.emplace_back(std::move(password));
+  }
+  return secrets;
 }
 
 Result<SqlTarget>

@@ -50,6 +50,11 @@ struct SqlTarget
 // Errors are Errc::config and never carry the password.
 Result<SqlTarget> parse_sql_dsn(SqlDriver driver, const Secret& dsn);
 
+// Return what of `dsn` must never be shown, for a Redactor: the DSN itself and, when it has one,
+// its password alone (decoded from a URL's user:password@, or libpq's password=...), which a
+// library or a tool may echo by itself.
+std::vector<Secret> dsn_secrets(const Secret& dsn);
+
 using SqlRow = std::vector<std::optional<std::string>>; // nullopt = SQL NULL
 
 struct SqlRows

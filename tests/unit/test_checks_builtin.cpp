@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <sstream>
 
 TEST_CASE("checks::builtin_check_kinds: sorted, unique, findable", "[checks]")
 {
@@ -67,6 +68,50 @@ TEST_CASE(
   }
 }
 
+TEST_CASE("checks::builtin_check_kinds: every key a kind marks secret refuses the secret itself "
+          "written in its place, without showing it",
+          "[checks][secret]")
+{
+  std::size_t tried = 0;
+  for (const auto& kind : checks::builtin_check_kinds()) {
+    for (const auto& key : kind.keys()) {
+      if (!key.secret) {
+        continue;
+      }
+      // The kind's minimal spec without its own secret source, which would clash.
+      std::string minimal;
+      std::istringstream lines{std::string(k_minimal_specs.at(kind.name))};
+      for (std::string line; std::getline(lines, line);) {
+        if (!line.starts_with("dsn_")) {
+          minimal += line + "\n";
+        }
+      }
+      if (key.name.starts_with("password_")) {
+        minimal += "username = \"u\"\n";
+      }
+      for (const std::string_view value :
+           {"postgresql://app:hunter2@db.internal/app", "host=db user=app password=hunter2"}) {
+        const auto line = key.type == config::KeyType::string_table
+                            ? fmt::format("{} = {{ Authorization = \"{}\" }}", key.name, value)
+                            : fmt::format("{} = \"{}\"", key.name, value);
+        INFO(kind.name << ": " << line);
+        const auto created = kind.create(testutil::spec_from(
+          fmt::format("[[check]]\nid = \"k\"\nkind = \"{}\"\n{}\n{}", kind.name, line, minimal)));
+        REQUIRE_FALSE(created);
+        CHECK(created.error().code == util::Errc::config);
+        CHECK_THAT(created.error().message,
+                   Catch::StartsWith("test.toml:4:")
+                     && Catch::Contains(fmt::format("key \"{}\": ", key.name))
+                     && Catch::Contains("not shown") && !Catch::Contains("hunter2"));
+        ++tried;
+      }
+    }
+  }
+  // dsn_env/dsn_file of database and migrations, headers_env/headers_file of http,
+  // password_env/password_file/docker_config of images.
+  CHECK(tried >= 2 * 9);
+}
+
 TEST_CASE("checks::instantiate: unknown kind is a config error listing the kinds", "[checks]")
 {
   const auto parsed =
@@ -76,8 +121,8 @@ TEST_CASE("checks::instantiate: unknown kind is a config error listing the kinds
   REQUIRE_FALSE(planned);
   CHECK(planned.error().code == util::Errc::config);
   CHECK_THAT(planned.error().message,
-             Catch::StartsWith(
-               "r.toml:1:1: check \"x\": unknown kind \"filez\" (expected one of: command, database, files"));
+             Catch::StartsWith("r.toml:1:1: check \"x\": unknown kind \"filez\" (expected one of: "
+                               "command, database, files"));
 }
 
 namespace {

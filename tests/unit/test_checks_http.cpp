@@ -286,6 +286,43 @@ body_contains = '"version": "1.2.3"')"),
   CHECK(quoted.findings[0].found == R"({"version": "1.0.0"})");
 }
 
+TEST_CASE("checks::evaluate_http: an echoed secret is taken out of the raw answer before it is "
+          "escaped or cut",
+          "[http][secret]")
+{
+  // What escaping changes ('\\', '"', a tab) sits in the secret, and the echo straddles the
+  // 200-byte excerpt: redacting the escaped, cut excerpt would have shown all or part of it.
+  const std::string secret = "tok\\en\"q\tz-4f1c9a";
+  const util::Redactor redactor(std::vector{util::Secret(secret)});
+  const auto spec = parsed(R"(
+url = "http://h/"
+body_contains = "absent"
+expect_headers = { X-Echo = "absent" })");
+  for (const std::size_t offset : {0, 150, 192, 199}) {
+    const auto body = std::string(offset, 'x') + secret + "\n";
+    const auto result =
+      checks::evaluate_http(spec, answer(200, body, {{"X-Echo", secret}}), redactor);
+    INFO(result.message);
+    REQUIRE(result.findings.size() == 2);
+    CHECK(result.findings[0].found == "<redacted>");
+    CHECK_THAT(result.message, Catch::Contains("header x-echo is \"<redacted>\""));
+    const auto& shown = result.findings[1].found;
+    INFO(shown);
+    CHECK(shown.starts_with(std::string(offset, 'x')));
+    CHECK_THAT(shown, !Catch::Contains("tok") && !Catch::Contains("4f1c9a"));
+    if (offset < 190) {
+      CHECK_THAT(shown, Catch::Contains("<redacted>"));
+    }
+  }
+  // Percent-encoded, JSON- and XML-escaped echoes too.
+  for (const std::string echo :
+       {"tok%5Cen%22q%09z-4f1c9a", "tok\\\\en\\\"q\\tz-4f1c9a", "tok\\en&quot;q&#9;z-4f1c9a"}) {
+    const auto result = checks::evaluate_http(spec, answer(200, "echo: " + echo), redactor);
+    REQUIRE(result.findings.size() == 2);
+    CHECK(result.findings[1].found == "echo: <redacted>");
+  }
+}
+
 TEST_CASE(
   "checks::evaluate_http: expected headers are matched by name case-insensitively, value exactly",
   "[http]")

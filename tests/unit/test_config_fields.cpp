@@ -3,7 +3,10 @@
 #include <config/fields.hpp>
 #include <config/keys.hpp>
 
+#include <fmt/format.h>
+
 #include <array>
+#include <vector>
 
 using namespace std::chrono_literals;
 using config::KeySpec;
@@ -141,4 +144,71 @@ TEST_CASE("config::FieldReader: reading a key the table does not declare is a bu
   const auto spec = testutil::spec_from("[[check]]\nid = \"c\"\nkind = \"demo\"\n");
   config::FieldReader fields(spec, k_http_like_keys);
   CHECK_THROWS_AS(fields.optional_string("undeclared"), util::Fatal);
+}
+
+namespace {
+
+constexpr std::array k_secret_keys = {
+  KeySpec{"dsn_env", KeyType::string, false, "", true, ""},
+  KeySpec{"dsn_file", KeyType::path, false, "", true, ""},
+  KeySpec{"headers_env", KeyType::string_table, false, "", true, ""},
+  KeySpec{"headers_file", KeyType::string_table, false, "", true, ""},
+  KeySpec{"config_file", KeyType::path, false, "", true, ""},
+};
+
+// Return the error of reading the secret keys of the check `body` (after id and kind, so its
+// first line is line 4).
+std::string
+secret_error(const std::string& body)
+{
+  const auto spec =
+    testutil::spec_from(fmt::format("[[check]]\nid = \"c\"\nkind = \"demo\"\n{}\n", body));
+  config::FieldReader fields(spec, k_secret_keys);
+  std::string errors;
+  const auto note = [&](const auto& result) {
+    if (!result) {
+      errors += result.error().message + "\n";
+    }
+  };
+  note(fields.optional_secret("dsn"));
+  note(fields.secret_table("headers_env", util::SecretSource::Kind::env));
+  note(fields.secret_table("headers_file", util::SecretSource::Kind::file));
+  note(fields.optional_secret_path("config_file"));
+  return errors;
+}
+
+} // namespace
+
+TEST_CASE("config::FieldReader: a secret written where its variable's name or file's path belongs "
+          "is an error that does not show it",
+          "[config]")
+{
+  const std::string dsn = "postgresql://app:hunter2@db/app";
+  for (const auto& [body, key] : std::vector<std::pair<std::string, std::string>>{
+         {"dsn_env = \"" + dsn + "\"", "dsn_env"},
+         {"dsn_env = \"xoxb-hunter2\"", "dsn_env"},
+         {"dsn_env = \"9hunter2\"", "dsn_env"},
+         {"dsn_env = \"hunter2 \"", "dsn_env"},
+         {"dsn_file = \"" + dsn + "\"", "dsn_file"},
+         {"dsn_file = \"host=db password=hunter2\"", "dsn_file"},
+         {"dsn_file = \"line\\nhunter2\"", "dsn_file"},
+         {"headers_env = { Authorization = \"Bearer hunter2\" }", "headers_env"},
+         {"headers_file = { Authorization = \"Bearer hunter2\" }", "headers_file"},
+         {"headers_file = { X-Key = \"https://u:hunter2@h/\" }", "headers_file"},
+         {"config_file = \"" + dsn + "\"", "config_file"},
+       }) {
+    INFO(body);
+    const auto error = secret_error(body);
+    CHECK_THAT(error,
+               Catch::StartsWith("test.toml:4:") && Catch::Contains("key \"" + key + "\": ")
+                 && Catch::Contains("not shown") && !Catch::Contains("hunter2"));
+  }
+  // What they are meant to hold is fine: names of variables, paths (with '=' or spaces too).
+  CHECK(secret_error("dsn_env = \"DATABASE_URL\"").empty());
+  CHECK(secret_error("dsn_env = \"_app_db_2\"").empty());
+  CHECK(secret_error("dsn_file = \"/etc/app/db=prod.dsn\"").empty());
+  CHECK(secret_error("dsn_file = \"secrets/my db.dsn\"").empty());
+  CHECK(secret_error("headers_env = { Authorization = \"API_TOKEN\" }").empty());
+  CHECK(secret_error("headers_file = { Authorization = \"/etc/app/token\" }").empty());
+  CHECK(secret_error("config_file = \"/root/.docker/config.json\"").empty());
 }

@@ -1022,13 +1022,17 @@ TEST_CASE("gate::lifecycle_result_json: the decision, what was found, and the re
   CHECK(empty.at("report").is_null());
 }
 
-TEST_CASE("gate::write_result_file: atomic, creates its directory, replaces a symlink without "
-          "following it",
+TEST_CASE("gate::write_result_file: atomic, 0600, creates its directory, replaces a symlink "
+          "without following it",
           "[lifecycle]")
 {
   testutil::TempDir dir;
   const auto path = dir.path() / "run" / "readygate" / "lifecycle.json";
-  REQUIRE(hook::gate::write_result_file(path, "{\"a\":1}\n"));
+  // The report holds what the checks saw: readable by its owner only, whatever the umask.
+  const auto umask_before = ::umask(0);
+  const auto written = hook::gate::write_result_file(path, "{\"a\":1}\n");
+  ::umask(umask_before);
+  REQUIRE(written);
   std::ifstream in(path);
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   CHECK(text == "{\"a\":1}\n");
@@ -1036,7 +1040,12 @@ TEST_CASE("gate::write_result_file: atomic, creates its directory, replaces a sy
   {
   };
   REQUIRE(::stat(path.c_str(), &info) == 0);
-  CHECK((info.st_mode & 0777) == 0644);
+  CHECK((info.st_mode & 07777) == 0600);
+  // A file there with a wider mode is replaced, not written through with its mode.
+  REQUIRE(::chmod(path.c_str(), 0644) == 0);
+  REQUIRE(hook::gate::write_result_file(path, "{}\n"));
+  REQUIRE(::stat(path.c_str(), &info) == 0);
+  CHECK((info.st_mode & 07777) == 0600);
 
   const auto victim = dir.path() / "victim";
   testutil::write_file(victim, "keep me");

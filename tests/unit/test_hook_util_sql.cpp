@@ -115,6 +115,26 @@ TEST_CASE("util::parse_sql_dsn: the parts of each driver's DSN, never the passwo
   CHECK_THAT(garbage.error().message, !Catch::Contains("topsecret") && !Catch::Contains("oops"));
 }
 
+TEST_CASE("util::dsn_secrets: the DSN, and its password alone, decoded", "[sql][secret]")
+{
+  const auto values = [](std::string dsn) {
+    std::vector<std::string> out;
+    for (const auto& secret : util::dsn_secrets(util::Secret(std::move(dsn)))) {
+      out.push_back(secret.reveal());
+    }
+    return out;
+  };
+  using Values = std::vector<std::string>;
+  CHECK(values("postgresql://app:p%22w%20d@db:5432/app?sslmode=require")
+        == Values{"postgresql://app:p%22w%20d@db:5432/app?sslmode=require", "p\"w d"});
+  CHECK(values("mysql://app:s3cr3t@db/app") == Values{"mysql://app:s3cr3t@db/app", "s3cr3t"});
+  CHECK(values("host=db user=app password='s3 cr3t' dbname=app")
+        == Values{"host=db user=app password='s3 cr3t' dbname=app", "s3 cr3t"});
+  // No password: the DSN alone.
+  CHECK(values("postgresql://app@db/app") == Values{"postgresql://app@db/app"});
+  CHECK(values("/var/lib/app.db") == Values{"/var/lib/app.db"});
+}
+
 TEST_CASE("util::SqlConnector: SQLite read-only, rows as nullable text, one statement", "[sql]")
 {
   testutil::TempDir dir;
